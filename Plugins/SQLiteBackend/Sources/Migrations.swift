@@ -1,0 +1,104 @@
+import Logging
+import SQLiteNIO
+
+/// Versioned schema migrations, tracked in `PRAGMA user_version`. Each migration is a list of single statements
+/// applied in one transaction; a new release appends a migration and never edits an old one.
+enum Migrations {
+    static let all: [[String]] = [
+        // 1: the Fulcrum directory.
+        [
+            """
+            CREATE TABLE organizations (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                plan TEXT NOT NULL,
+                sso INTEGER NOT NULL,
+                developer_pack INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE members (
+                id TEXT PRIMARY KEY,
+                organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                email TEXT NOT NULL,
+                first_name TEXT,
+                last_name TEXT,
+                role TEXT NOT NULL CHECK (role IN ('owner', 'manager', 'standard')),
+                managed INTEGER NOT NULL DEFAULT 0,
+                active INTEGER NOT NULL DEFAULT 1,
+                user_name TEXT,
+                external_id TEXT,
+                attributes TEXT NOT NULL DEFAULT '{}',
+                version INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX members_email ON members (organization_id, email COLLATE NOCASE)",
+            "CREATE UNIQUE INDEX members_user_name ON members (organization_id, user_name COLLATE NOCASE) WHERE user_name IS NOT NULL",
+            "CREATE INDEX members_external_id ON members (organization_id, external_id) WHERE external_id IS NOT NULL",
+            "CREATE INDEX members_listing ON members (organization_id, managed, created_at, id)",
+            """
+            CREATE TABLE groups (
+                id TEXT PRIMARY KEY,
+                organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                managed INTEGER NOT NULL DEFAULT 0,
+                external_id TEXT,
+                attributes TEXT NOT NULL DEFAULT '{}',
+                version INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX groups_name ON groups (organization_id, managed, name COLLATE NOCASE)",
+            "CREATE INDEX groups_external_id ON groups (organization_id, external_id) WHERE external_id IS NOT NULL",
+            "CREATE INDEX groups_listing ON groups (organization_id, managed, created_at, id)",
+            """
+            CREATE TABLE group_members (
+                group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+                member_id TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+                PRIMARY KEY (group_id, member_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX group_members_member ON group_members (member_id)",
+            """
+            CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY,
+                organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                member_id TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+                digest TEXT NOT NULL UNIQUE,
+                description TEXT,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT,
+                revoked_at TEXT
+            )
+            """,
+            "CREATE INDEX api_tokens_member ON api_tokens (member_id)",
+        ]
+    ]
+
+    /// Applies every migration newer than the store's `user_version`.
+    static func apply(to connection: SQLiteConnection, logger: Logger) async throws {
+        let current = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+        guard current < all.count else { return }
+        for version in (current + 1)...all.count {
+            _ = try await connection.query("BEGIN IMMEDIATE")
+            do {
+                // Another process may have migrated while this one waited for the lock.
+                let now = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+                if now < version {
+                    for statement in all[version - 1] { _ = try await connection.query(statement) }
+                    _ = try await connection.query("PRAGMA user_version = \(version)")
+                    logger.notice("store migrated", metadata: ["store.schema_version": "\(version)"])
+                }
+                _ = try await connection.query("COMMIT")
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import SCIMCore
+
+/// Turns SCIM JSON into what the directory stores, and back. Attribute names are canonicalised to the schema's
+/// spelling; attributes the schemas do not define are accepted and not stored (Entra's default mappings send some).
+enum ResourceCodec {
+    /// A validated User body.
+    struct UserDraft: Sendable {
+        var userName: String
+        var externalID: String?
+        var active: Bool
+        var email: String
+        var firstName: String?
+        var lastName: String?
+        /// The stored SCIM attributes, other than the ones kept in columns.
+        var attributes: [String: JSONValue]
+    }
+
+    /// A validated Group body.
+    struct GroupDraft: Sendable {
+        var displayName: String
+        var externalID: String?
+        var memberIDs: [String]
+    }
+
+    static let columnAttributes: Set<String> = ["id", "meta", "schemas", "username", "externalid", "active", "groups"]
+
+    /// Parses `"True"`, `"false"` and booleans, as Entra sends both.
+    static func boolean(_ value: JSONValue, attribute: String) throws(SCIMError) -> Bool {
+        switch value {
+        case .bool(let flag): return flag
+        case .string(let text) where text.lowercased() == "true": return true
+        case .string(let text) where text.lowercased() == "false": return false
+        default: throw SCIMError.invalidValue("\(attribute) must be true or false")
+        }
+    }
+
+    static func string(_ value: JSONValue?, attribute: String) throws(SCIMError) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard let text = value.stringValue else { throw SCIMError.invalidValue("\(attribute) must be a string") }
+        return text
+    }
+
+    static func userDraft(from body: JSONValue) throws(SCIMError) -> UserDraft {
+        guard let userName = try string(body[attribute: "userName"], attribute: "userName")?.trimmingCharacters(in: .whitespaces),
+            !userName.isEmpty
+        else {
+            throw SCIMError.invalidValue("userName is required")
+        }
+        let externalID = try string(body[attribute: "externalId"], attribute: "externalId")
+        var active = true
+        if let value = body[attribute: "active"], !value.isNull { active = try boolean(value, attribute: "active") }
+        let attributes = try canonicalUserAttributes(body)
+        let email = try fulcrumEmail(attributes: attributes, userName: userName)
+        let name = attributes["name"]?.objectValue
+        return UserDraft(
+            userName: userName,
+            externalID: externalID,
+            active: active,
+            email: email,
+            firstName: name?["givenName"]?.stringValue,
+            lastName: name?["familyName"]?.stringValue,
+            attributes: attributes
+        )
+    }
+
+    /// The Fulcrum member email: the primary email, else the work email, else the first, else `userName` when it
+    /// is an email address.
+    static func fulcrumEmail(attributes: [String: JSONValue], userName: String) throws(SCIMError) -> String {
+        let emails = attributes["emails"]?.arrayValue ?? []
+        let chosen =
+            emails.first { $0["primary"]?.boolValue == true }
+            ?? emails.first { $0["type"]?.stringValue?.lowercased() == "work" }
+            ?? emails.first
+        if let value = chosen?["value"]?.stringValue, !value.isEmpty {
+            guard SQLiteBackend.looksLikeEmail(value) else { throw SCIMError.invalidValue("'\(value)' in emails is not an email address") }
+            return value
+        }
+        guard SQLiteBackend.looksLikeEmail(userName) else {
+            throw SCIMError.invalidValue("a Fulcrum member needs an email: send emails, or a userName that is an email address")
+        }
+        return userName
+    }
+
+    /// Canonicalises and type-checks the stored attributes of a User body.
+    static func canonicalUserAttributes(_ body: JSONValue) throws(SCIMError) -> [String: JSONValue] {
+        guard case .object(let members) = body else { throw SCIMError.invalidSyntax("a User must be a JSON object") }
+        var result: [String: JSONValue] = [:]
+        for (key, value) in members where !value.isNull {
+            let lowered = key.lowercased()
+            if columnAttributes.contains(lowered) { continue }
+            if lowered == SCIMSchema.enterpriseUser.lowercased() {
+                guard case .object(let inner) = value else {
+                    throw SCIMError.invalidValue("\(SCIMSchema.enterpriseUser) must be an object")
+                }
+                var enterprise: [String: JSONValue] = [:]
+                for (innerKey, innerValue) in inner where !innerValue.isNull {
+                    guard let definition = SchemaDefinition.enterpriseUser.attribute(innerKey) else { continue }
+                    enterprise[definition.name] = try canonical(innerValue, definition: definition)
+                }
+                if !enterprise.isEmpty { result[SCIMSchema.enterpriseUser] = .object(enterprise) }
+                continue
+            }
+            guard let definition = SchemaDefinition.user.attribute(key), definition.mutability != .readOnly else { continue }
+            result[definition.name] = try canonical(value, definition: definition)
+        }
+        return result
+    }
+
+    /// Checks `value` against `definition` and renames sub-attributes to their canonical spelling.
+    static func canonical(_ value: JSONValue, definition: AttributeDefinition) throws(SCIMError) -> JSONValue {
+        if definition.multiValued {
+            let items: [JSONValue]
+            if case .array(let array) = value { items = array } else { items = [value] }
+            var result: [JSONValue] = []
+            var primaries = 0
+            for item in items where !item.isNull {
+                let element = try canonicalSingle(item, definition: definition)
+                if element["primary"]?.boolValue == true { primaries += 1 }
+                result.append(element)
+            }
+            guard primaries <= 1 else { throw SCIMError.invalidValue("at most one of \(definition.name) may be primary") }
+            return .array(result)
+        }
+        return try canonicalSingle(value, definition: definition)
+    }
+
+    static func canonicalSingle(_ value: JSONValue, definition: AttributeDefinition) throws(SCIMError) -> JSONValue {
+        if definition.type == .complex || !definition.subAttributes.isEmpty {
+            // The enterprise manager arrives as a bare id (Entra) or as an object; it is stored as an object.
+            if definition.name == "manager", let id = value.stringValue { return ["value": .string(id)] }
+            guard case .object(let members) = value else {
+                if definition.multiValued, let scalar = value.stringValue { return ["value": .string(scalar)] }
+                throw SCIMError.invalidValue("\(definition.name) must be an object")
+            }
+            var result: [String: JSONValue] = [:]
+            for (key, inner) in members where !inner.isNull {
+                guard let sub = definition.subAttribute(key) else { continue }
+                result[sub.name] = try scalar(inner, definition: sub, parent: definition.name)
+            }
+            return .object(result)
+        }
+        return try scalar(value, definition: definition, parent: nil)
+    }
+
+    static func scalar(_ value: JSONValue, definition: AttributeDefinition, parent: String?) throws(SCIMError) -> JSONValue {
+        let name = parent.map { "\($0).\(definition.name)" } ?? definition.name
+        switch definition.type {
+        case .boolean:
+            return .bool(try boolean(value, attribute: name))
+        case .string, .reference, .dateTime:
+            guard value.stringValue != nil else { throw SCIMError.invalidValue("\(name) must be a string") }
+            return value
+        case .integer:
+            guard let number = value.intValue else { throw SCIMError.invalidValue("\(name) must be an integer") }
+            return .integer(number)
+        case .decimal:
+            switch value {
+            case .integer, .number: return value
+            default: throw SCIMError.invalidValue("\(name) must be a number")
+            }
+        case .complex:
+            throw SCIMError.invalidValue("\(name) must not be nested further")
+        }
+    }
+
+    static func groupDraft(from body: JSONValue) throws(SCIMError) -> GroupDraft {
+        guard let displayName = try string(body[attribute: "displayName"], attribute: "displayName")?.trimmingCharacters(in: .whitespaces),
+            !displayName.isEmpty
+        else {
+            throw SCIMError.invalidValue("displayName is required")
+        }
+        let externalID = try string(body[attribute: "externalId"], attribute: "externalId")
+        return GroupDraft(displayName: displayName, externalID: externalID, memberIDs: try memberIDs(body[attribute: "members"]))
+    }
+
+    /// The `value`s of a `members` list, in order, without duplicates.
+    static func memberIDs(_ value: JSONValue?) throws(SCIMError) -> [String] {
+        guard let value, !value.isNull else { return [] }
+        let items: [JSONValue]
+        if case .array(let array) = value { items = array } else { items = [value] }
+        var seen = Set<String>()
+        var ids: [String] = []
+        for item in items {
+            guard let id = item[attribute: "value"]?.stringValue ?? item.stringValue, !id.isEmpty else {
+                throw SCIMError.invalidValue("each member needs a 'value' with the id of a User")
+            }
+            if let type = item[attribute: "type"]?.stringValue, type.lowercased() == "group" {
+                throw SCIMError.invalidValue("member \(id) is a Group: nested groups are not supported")
+            }
+            if seen.insert(id).inserted { ids.append(id) }
+        }
+        return ids
+    }
+}

@@ -1,0 +1,375 @@
+import Foundation
+public import GatewayCore
+public import SCIMCore
+import SQLiteNIO
+
+/// The SCIM side of the embedded directory. Only *managed* objects (made through SCIM) exist here: unmanaged
+/// members and groups are never listed, matched or found by id.
+extension SQLiteBackend {
+    public func create(_ resource: JSONValue, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource {
+        let principal = try context.requirePrincipal()
+        let id = Self.newID()
+        let now = Timestamp.now
+        do {
+            if type == .user {
+                let draft = try ResourceCodec.userDraft(from: resource)
+                return try await store.write { connection in
+                    try await Self.checkUserUniqueness(draft, excluding: nil, organizationID: principal.organizationID, on: connection)
+                    _ = try await connection.query(
+                        """
+                        INSERT INTO members (id, organization_id, email, first_name, last_name, role, managed, active, user_name,
+                                             external_id, attributes, version, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, 'standard', 1, ?, ?, ?, ?, 1, ?, ?)
+                        """,
+                        [
+                            .text(id), .text(principal.organizationID), .text(draft.email), .optional(draft.firstName),
+                            .optional(draft.lastName), .integer(draft.active ? 1 : 0), .text(draft.userName), .optional(draft.externalID),
+                            .text(try Self.encode(draft.attributes)), .text(now), .text(now),
+                        ]
+                    )
+                    return try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                }
+            }
+            let draft = try ResourceCodec.groupDraft(from: resource)
+            return try await store.write { connection in
+                try await Self.checkGroupName(draft.displayName, excluding: nil, organizationID: principal.organizationID, on: connection)
+                try await Self.checkMembers(draft.memberIDs, organizationID: principal.organizationID, on: connection)
+                _ = try await connection.query(
+                    """
+                    INSERT INTO groups (id, organization_id, name, managed, external_id, attributes, version, created_at, updated_at)
+                    VALUES (?, ?, ?, 1, ?, '{}', 1, ?, ?)
+                    """,
+                    [.text(id), .text(principal.organizationID), .text(draft.displayName), .optional(draft.externalID), .text(now), .text(now)]
+                )
+                for memberID in draft.memberIDs {
+                    _ = try await connection.query("INSERT INTO group_members (group_id, member_id) VALUES (?, ?)", [.text(id), .text(memberID)])
+                }
+                return try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    public func get(id: String, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource {
+        let principal = try context.requirePrincipal()
+        return try await store.read { connection in
+            type == .user
+                ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+        }
+    }
+
+    public func replace(id: String, with resource: JSONValue, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+        -> SCIMResource
+    {
+        let principal = try context.requirePrincipal()
+        do {
+            return try await store.write { connection in
+                let current =
+                    type == .user
+                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                try Self.checkPrecondition(ifMatch, current: current)
+                try await Self.store(resource, over: current, type: type, principal: principal, on: connection)
+                return type == .user
+                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    public func patch(id: String, operations: [PatchOperation], in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+        -> SCIMResource
+    {
+        let principal = try context.requirePrincipal()
+        do {
+            // Read, apply and write in one write transaction: concurrent PATCHes to one resource serialise, none is lost.
+            return try await store.write { connection in
+                let current =
+                    type == .user
+                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                try Self.checkPrecondition(ifMatch, current: current)
+                let schema = type == .user ? [SchemaDefinition.user, SchemaDefinition.enterpriseUser] : [SchemaDefinition.group]
+                let patched = try PatchEngine(schemas: schema, coreSchema: type.schema).apply(operations, to: current.body)
+                if patched == current.body { return current }
+                try await Self.store(patched, over: current, type: type, principal: principal, on: connection)
+                return type == .user
+                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    public func delete(id: String, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws {
+        let principal = try context.requirePrincipal()
+        try await store.write { connection in
+            let current =
+                type == .user
+                ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+            try Self.checkPrecondition(ifMatch, current: current)
+            let table = type == .user ? "members" : "groups"
+            _ = try await connection.query("DELETE FROM \(table) WHERE id = ?", [.text(id)])
+        }
+    }
+
+    public func search(_ query: SearchQuery, in type: ResourceType, context: GatewayContext) async throws -> SearchResult {
+        let principal = try context.requirePrincipal()
+        let table = type == .user ? "members" : "groups"
+        var whereClause = "organization_id = ? AND managed = 1"
+        var binds: [SQLiteData] = [.text(principal.organizationID)]
+        if let filter = query.filter {
+            let compiled = try SQLFilter.compile(filter, type: type)
+            whereClause += " AND \(compiled.sql)"
+            binds += compiled.binds
+        }
+        var order = "created_at, id"
+        if let sortBy = query.sortBy {
+            let direction = query.descending ? "DESC" : "ASC"
+            switch try SQLFilter.target(sortBy, type: type) {
+            case .column(let column, let caseExact, _):
+                order = "\(column)\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, id"
+            case .json(let path, let caseExact, _):
+                order = "json_extract(attributes, '\(path)')\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, id"
+            default:
+                throw SCIMError.invalidValue("sortBy \(sortBy) is not a sortable attribute")
+            }
+        }
+        let countBinds = binds
+        let pageBinds = binds + [.integer(query.count), .integer(query.startIndex - 1)]
+        let clause = whereClause
+        return try await store.read { connection in
+            let total = try await connection.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(clause)", countBinds).first?.int("n") ?? 0
+            guard query.count > 0, total >= query.startIndex else { return SearchResult(totalResults: total, resources: []) }
+            let rows = try await connection.query("SELECT * FROM \(table) WHERE \(clause) ORDER BY \(order) LIMIT ? OFFSET ?", pageBinds)
+            let resources =
+                type == .user
+                ? try await Self.renderUsers(rows, baseURL: context.baseURL, on: connection)
+                : try await Self.renderGroups(rows, baseURL: context.baseURL, on: connection)
+            return SearchResult(totalResults: total, resources: resources)
+        }
+    }
+
+    // MARK: Writing
+
+    static func checkPrecondition(_ ifMatch: String?, current: SCIMResource) throws {
+        if let ifMatch, !ETag.matches(ifMatch, version: current.version) {
+            throw SCIMError(status: .preconditionFailed, detail: "the resource has changed: its version is \(current.version)")
+        }
+    }
+
+    /// Writes `resource` as the new state of `current` (replace and patch share this).
+    static func store(_ resource: JSONValue, over current: SCIMResource, type: ResourceType, principal: Principal, on connection: SQLiteConnection)
+        async throws
+    {
+        let now = Timestamp.now
+        if let id = resource[attribute: "id"]?.stringValue, id != current.id {
+            throw SCIMError(status: .badRequest, scimType: .mutability, detail: "id is read-only and cannot change")
+        }
+        if type == .user {
+            let draft = try ResourceCodec.userDraft(from: resource)
+            try await checkUserUniqueness(draft, excluding: current.id, organizationID: principal.organizationID, on: connection)
+            _ = try await connection.query(
+                """
+                UPDATE members SET email = ?, first_name = ?, last_name = ?, active = ?, user_name = ?, external_id = ?,
+                                   attributes = ?, version = version + 1, updated_at = ?
+                WHERE id = ?
+                """,
+                [
+                    .text(draft.email), .optional(draft.firstName), .optional(draft.lastName), .integer(draft.active ? 1 : 0),
+                    .text(draft.userName), .optional(draft.externalID), .text(try encode(draft.attributes)), .text(now), .text(current.id),
+                ]
+            )
+            return
+        }
+        let draft = try ResourceCodec.groupDraft(from: resource)
+        try await checkGroupName(draft.displayName, excluding: current.id, organizationID: principal.organizationID, on: connection)
+        try await checkMembers(draft.memberIDs, organizationID: principal.organizationID, on: connection)
+        _ = try await connection.query(
+            "UPDATE groups SET name = ?, external_id = ?, version = version + 1, updated_at = ? WHERE id = ?",
+            [.text(draft.displayName), .optional(draft.externalID), .text(now), .text(current.id)]
+        )
+        let existing = Set(
+            try await connection.query("SELECT member_id FROM group_members WHERE group_id = ?", [.text(current.id)]).compactMap {
+                $0.string("member_id")
+            }
+        )
+        let wanted = Set(draft.memberIDs)
+        for removed in existing.subtracting(wanted) {
+            _ = try await connection.query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", [.text(current.id), .text(removed)])
+        }
+        for added in draft.memberIDs where !existing.contains(added) {
+            _ = try await connection.query("INSERT INTO group_members (group_id, member_id) VALUES (?, ?)", [.text(current.id), .text(added)])
+        }
+    }
+
+    static func checkUserUniqueness(_ draft: ResourceCodec.UserDraft, excluding id: String?, organizationID: String, on connection: SQLiteConnection)
+        async throws
+    {
+        let sameName = try await connection.query(
+            "SELECT id FROM members WHERE organization_id = ? AND user_name = ? COLLATE NOCASE",
+            [.text(organizationID), .text(draft.userName)]
+        )
+        if let other = sameName.first?.string("id"), other != id {
+            throw SCIMError.uniqueness("userName \(draft.userName) is already taken (userName is compared case-insensitively)")
+        }
+        let sameEmail = try await connection.query(
+            "SELECT id, managed FROM members WHERE organization_id = ? AND email = ? COLLATE NOCASE",
+            [.text(organizationID), .text(draft.email)]
+        )
+        if let row = sameEmail.first, row.string("id") != id {
+            if row.bool("managed") {
+                throw SCIMError.uniqueness("email \(draft.email) already belongs to another provisioned user")
+            }
+            throw SCIMError.uniqueness(
+                "email \(draft.email) belongs to an existing member created in Fulcrum (unmanaged); remove that member in Fulcrum "
+                    + "or set onUnmanagedConflict: adopt to let the identity provider take it over"
+            )
+        }
+    }
+
+    static func checkGroupName(_ name: String, excluding id: String?, organizationID: String, on connection: SQLiteConnection) async throws {
+        let rows = try await connection.query(
+            "SELECT id FROM groups WHERE organization_id = ? AND managed = 1 AND name = ? COLLATE NOCASE",
+            [.text(organizationID), .text(name)]
+        )
+        if let other = rows.first?.string("id"), other != id {
+            throw SCIMError.uniqueness("a group named \(name) already exists")
+        }
+    }
+
+    /// Every member must be a managed user of the organization; a group id is refused as nesting.
+    static func checkMembers(_ ids: [String], organizationID: String, on connection: SQLiteConnection) async throws {
+        for id in ids {
+            let rows = try await connection.query(
+                "SELECT managed FROM members WHERE id = ? AND organization_id = ?",
+                [.text(id), .text(organizationID)]
+            )
+            if rows.first?.bool("managed") == true { continue }
+            let isGroup = try await connection.query("SELECT 1 FROM groups WHERE id = ? AND organization_id = ?", [.text(id), .text(organizationID)])
+            if !isGroup.isEmpty { throw SCIMError.invalidValue("member \(id) is a Group: nested groups are not supported") }
+            throw SCIMError.invalidValue("member \(id) is not a User provisioned in this organization")
+        }
+    }
+
+    static func encode(_ attributes: [String: JSONValue]) throws -> String {
+        String(decoding: try JSONEncoder().encode(attributes), as: UTF8.self)
+    }
+
+    static func decode(_ text: String?) -> [String: JSONValue] {
+        guard let text, let data = text.data(using: .utf8) else { return [:] }
+        return (try? JSONDecoder().decode([String: JSONValue].self, from: data)) ?? [:]
+    }
+
+    // MARK: Reading
+
+    static func loadUser(id: String, organizationID: String, baseURL: String, on connection: SQLiteConnection) async throws -> SCIMResource {
+        let rows = try await connection.query(
+            "SELECT * FROM members WHERE id = ? AND organization_id = ? AND managed = 1",
+            [.text(id), .text(organizationID)]
+        )
+        guard !rows.isEmpty else { throw SCIMError.notFound(.user, id: id) }
+        return try await renderUsers(rows, baseURL: baseURL, on: connection)[0]
+    }
+
+    static func loadGroup(id: String, organizationID: String, baseURL: String, on connection: SQLiteConnection) async throws -> SCIMResource {
+        let rows = try await connection.query(
+            "SELECT * FROM groups WHERE id = ? AND organization_id = ? AND managed = 1",
+            [.text(id), .text(organizationID)]
+        )
+        guard !rows.isEmpty else { throw SCIMError.notFound(.group, id: id) }
+        return try await renderGroups(rows, baseURL: baseURL, on: connection)[0]
+    }
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    static func meta(_ row: SQLiteRow, type: ResourceType, id: String, baseURL: String) -> (JSONValue, String) {
+        let version = "W/\"\(row.int("version"))\""
+        let meta: JSONValue = [
+            "resourceType": .string(type.name),
+            "created": .string(row.string("created_at") ?? ""),
+            "lastModified": .string(row.string("updated_at") ?? ""),
+            "location": .string("\(baseURL)\(type.endpoint)/\(id)"),
+            "version": .string(version),
+        ]
+        return (meta, version)
+    }
+
+    static func renderUsers(_ rows: [SQLiteRow], baseURL: String, on connection: SQLiteConnection) async throws -> [SCIMResource] {
+        let ids = rows.compactMap { $0.string("id") }
+        var groups: [String: [JSONValue]] = [:]
+        if !ids.isEmpty {
+            let memberships = try await connection.query(
+                """
+                SELECT gm.member_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
+                WHERE g.managed = 1 AND gm.member_id IN (\(placeholders(ids.count))) ORDER BY g.name COLLATE NOCASE, g.id
+                """,
+                ids.map { .text($0) }
+            )
+            for row in memberships {
+                let groupID = row.string("id") ?? ""
+                groups[row.string("member_id") ?? "", default: []].append([
+                    "value": .string(groupID), "display": .string(row.string("name") ?? ""),
+                    "$ref": .string("\(baseURL)/Groups/\(groupID)"), "type": "direct",
+                ])
+            }
+        }
+        return rows.map { row in
+            let id = row.string("id") ?? ""
+            var body = decode(row.string("attributes"))
+            body["id"] = .string(id)
+            body["userName"] = .string(row.string("user_name") ?? "")
+            body["active"] = .bool(row.bool("active"))
+            if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
+            if let memberGroups = groups[id] { body["groups"] = .array(memberGroups) }
+            var schemas: [JSONValue] = [.string(SCIMSchema.user)]
+            if body[SCIMSchema.enterpriseUser] != nil { schemas.append(.string(SCIMSchema.enterpriseUser)) }
+            body["schemas"] = .array(schemas)
+            let (meta, version) = meta(row, type: .user, id: id, baseURL: baseURL)
+            body["meta"] = meta
+            return SCIMResource(id: id, version: version, body: .object(body))
+        }
+    }
+
+    static func renderGroups(_ rows: [SQLiteRow], baseURL: String, on connection: SQLiteConnection) async throws -> [SCIMResource] {
+        let ids = rows.compactMap { $0.string("id") }
+        var members: [String: [JSONValue]] = [:]
+        if !ids.isEmpty {
+            let memberships = try await connection.query(
+                """
+                SELECT gm.group_id, m.id, m.user_name FROM group_members gm JOIN members m ON m.id = gm.member_id
+                WHERE m.managed = 1 AND gm.group_id IN (\(placeholders(ids.count))) ORDER BY m.created_at, m.id
+                """,
+                ids.map { .text($0) }
+            )
+            for row in memberships {
+                let memberID = row.string("id") ?? ""
+                members[row.string("group_id") ?? "", default: []].append([
+                    "value": .string(memberID), "display": .string(row.string("user_name") ?? ""),
+                    "$ref": .string("\(baseURL)/Users/\(memberID)"), "type": "User",
+                ])
+            }
+        }
+        return rows.map { row in
+            let id = row.string("id") ?? ""
+            var body: [String: JSONValue] = [
+                "schemas": [.string(SCIMSchema.group)],
+                "id": .string(id),
+                "displayName": .string(row.string("name") ?? ""),
+                "members": .array(members[id] ?? []),
+            ]
+            if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
+            let (meta, version) = meta(row, type: .group, id: id, baseURL: baseURL)
+            body["meta"] = meta
+            return SCIMResource(id: id, version: version, body: .object(body))
+        }
+    }
+}

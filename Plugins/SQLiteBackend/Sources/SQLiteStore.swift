@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import SQLiteNIO
+import Synchronization
+
+/// The embedded store: one writer connection (write transactions serialised by an ``AsyncLock``) and a few reader
+/// connections, all on one WAL-mode SQLite file. Other processes (the admin commands) may use the file at the same
+/// time; SQLite's locking and a busy timeout keep them apart.
+final class SQLiteStore: Sendable {
+    let writer: SQLiteConnection
+    let readers: [SQLiteConnection]
+    private let nextReader = Atomic<Int>(0)
+    private let writeLock = AsyncLock()
+    let path: String
+
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.path = path
+        self.writer = writer
+        self.readers = readers
+    }
+
+    /// Opens (creating if needed) the store at `path` and applies pending migrations.
+    static func open(path: String, readers readerCount: Int, synchronous: SQLiteBackend.Synchronous, logger: Logger) async throws -> SQLiteStore {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            try await configure(writer, synchronous: synchronous, isWriter: true)
+            try await Migrations.apply(to: writer, logger: logger)
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<max(1, readerCount) {
+                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                try await configure(reader, synchronous: synchronous, isWriter: false)
+                readers.append(reader)
+            }
+            return SQLiteStore(path: path, writer: writer, readers: readers)
+        } catch {
+            try? await writer.close()
+            throw error
+        }
+    }
+
+    private static func configure(_ connection: SQLiteConnection, synchronous: SQLiteBackend.Synchronous, isWriter: Bool) async throws {
+        // busy_timeout replaces sqlite-nio's spinning busy handler with a sleeping one.
+        _ = try await connection.query("PRAGMA busy_timeout = 10000")
+        if isWriter { _ = try await connection.query("PRAGMA journal_mode = WAL") }
+        _ = try await connection.query("PRAGMA foreign_keys = ON")
+        _ = try await connection.query("PRAGMA synchronous = \(synchronous.rawValue.uppercased())")
+    }
+
+    /// Runs read-only queries on a reader connection.
+    func read<T: Sendable>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        return try await body(readers[index % readers.count])
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer: all of it commits, or none of it.
+    /// The commit has returned (and, with `synchronous: full`, reached the disk) before this returns.
+    func write<T: Sendable>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
+        try await writeLock.withLock {
+            _ = try await writer.query("BEGIN IMMEDIATE")
+            do {
+                let result = try await body(writer)
+                _ = try await writer.query("COMMIT")
+                return result
+            } catch {
+                _ = try? await writer.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Checkpoints the WAL and closes every connection.
+    func close() async {
+        _ = try? await writeLock.withLock {
+            _ = try? await writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        for reader in readers { try? await reader.close() }
+        try? await writer.close()
+    }
+}
+
+extension SQLiteRow {
+    func string(_ column: String) -> String? {
+        guard let data = self.column(column), data != .null else { return nil }
+        return data.string
+    }
+
+    func int(_ column: String) -> Int {
+        self.column(column)?.integer ?? 0
+    }
+
+    func bool(_ column: String) -> Bool {
+        int(column) != 0
+    }
+}
+
+extension SQLiteData {
+    static func optional(_ value: String?) -> SQLiteData {
+        value.map { .text($0) } ?? .null
+    }
+}

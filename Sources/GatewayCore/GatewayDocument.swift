@@ -1,0 +1,236 @@
+public import Foundation
+internal import Yams
+
+/// `gateway.yaml`, decoded: typed `server:`, `scim:` and `bootstrap:` sections, and undecoded plugin blocks that the
+/// ``PluginRegistry`` hands to each plugin.
+///
+/// ```yaml
+/// server: { host: 0.0.0.0, port: 8443, tls: { selfSigned: true } }
+/// scim: { defaultPageSize: 100, maxPageSize: 1000 }
+/// pipeline:
+///   - use: authentication
+/// backend: { use: sqlite, config: { path: data/gateway.sqlite } }
+/// bootstrap: { organization: { name: Example }, owner: { email: owner@example.com } }
+/// ```
+public struct GatewayDocument {
+    public var server: ListenerConfiguration
+    public var scim: SCIMConfiguration
+    public var logging: LoggingConfiguration
+    public var pipeline: [PluginReference]
+    public var backend: PluginReference
+    public var bootstrap: BootstrapConfiguration?
+    /// The directory relative paths resolve against.
+    public var directory: URL
+
+    static let topLevelKeys = ["server", "scim", "logging", "pipeline", "backend", "bootstrap"]
+
+    /// Reads and decodes the file at `url`.
+    public init(contentsOf url: URL) throws(ConfigurationError) {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(.unreadable, path: "", message: "cannot read the file: \(error.localizedDescription)")
+        }
+        try self.init(yaml: text, directory: url.deletingLastPathComponent())
+    }
+
+    /// Decodes a document given as text; relative paths resolve against `directory`.
+    public init(yaml: String, directory: URL) throws(ConfigurationError) {
+        let root = try ConfigBlock(yaml: yaml)
+        guard !root.isEmpty else { throw ConfigurationError(.missingKey, path: "backend", message: "required key is missing") }
+        if let unknown = root.keys.first(where: { !Self.topLevelKeys.contains($0) }) {
+            throw .unknownKey(unknown)
+        }
+        self.directory = directory
+        self.server = try root.child("server").decode(ListenerConfiguration.self)
+        try server.validate(path: "server")
+        self.scim = try root.child("scim").decode(SCIMConfiguration.self)
+        try scim.validate(path: "scim")
+        self.logging = try root.child("logging").decode(LoggingConfiguration.self)
+        self.pipeline = try root.child("pipeline").elements().map { element throws(ConfigurationError) in try Self.reference(element) }
+        let backendBlock = root.child("backend")
+        guard !backendBlock.isEmpty else { throw ConfigurationError(.missingKey, path: "backend", message: "required key is missing") }
+        self.backend = try Self.reference(backendBlock)
+        let bootstrapBlock = root.child("bootstrap")
+        self.bootstrap = bootstrapBlock.isEmpty ? nil : try bootstrapBlock.decode(BootstrapConfiguration.self)
+    }
+
+    static func reference(_ block: ConfigBlock) throws(ConfigurationError) -> PluginReference {
+        if let unknown = block.keys.first(where: { $0 != "use" && $0 != "config" }) {
+            throw .unknownKey(ConfigBlock.join(block.path, unknown))
+        }
+        let useBlock = block.child("use")
+        guard !useBlock.isEmpty else { throw ConfigurationError(.missingKey, path: useBlock.path, message: "required key is missing") }
+        let name = try useBlock.decode(String.self)
+        return PluginReference(name: PluginName(rawValue: name), config: block.child("config"), usePath: useBlock.path)
+    }
+}
+
+@available(*, unavailable)
+extension GatewayDocument: Sendable {}
+
+/// `server:` — the listener.
+public struct ListenerConfiguration: Codable, Sendable, Hashable {
+    /// Address to bind. Default `0.0.0.0`.
+    public var host: String = "0.0.0.0"
+    /// Port to bind; `0` picks a free one. Default `8443`.
+    public var port: Int = 8443
+    /// HTTPS settings. Without them the listener speaks plain HTTP, which needs ``plainHTTP`` and a loopback ``host``.
+    public var tls: TLSSettings?
+    /// Allow plain HTTP (no `tls:`); only on a loopback address. Default `false`.
+    public var plainHTTP: Bool = false
+    /// The URL clients use to reach the gateway (`https://scim.example.com`), for the Tenant URL and `meta.location`.
+    /// Default: derived from host and port.
+    public var publicURL: String?
+    /// Largest request body accepted, in bytes; larger bodies get 413. Default 1 MiB.
+    public var maxBodyBytes: Int = 1_048_576
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        tls = try c.decodeIfPresent(TLSSettings.self, forKey: .tls)
+        plainHTTP = try c.decodeIfPresent(Bool.self, forKey: .plainHTTP) ?? plainHTTP
+        publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
+    }
+
+    /// The certificate source.
+    public struct TLSSettings: Codable, Sendable, Hashable {
+        /// PEM certificate chain file (relative to the config file).
+        public var certificateChain: String?
+        /// PEM private key file (relative to the config file).
+        public var privateKey: String?
+        /// Generate (once) a development certificate into ``selfSignedDirectory``. Default `false`.
+        public var selfSigned: Bool = false
+        /// Where a self-signed certificate is kept. Default `data/tls`.
+        public var selfSignedDirectory: String = "data/tls"
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            certificateChain = try c.decodeIfPresent(String.self, forKey: .certificateChain)
+            privateKey = try c.decodeIfPresent(String.self, forKey: .privateKey)
+            selfSigned = try c.decodeIfPresent(Bool.self, forKey: .selfSigned) ?? selfSigned
+            selfSignedDirectory = try c.decodeIfPresent(String.self, forKey: .selfSignedDirectory) ?? selfSignedDirectory
+        }
+    }
+
+    /// `true` when `host` is a loopback address.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    func validate(path: String) throws(ConfigurationError) {
+        guard (0...65535).contains(port) else { throw .invalidValue("\(path).port", "must be between 0 and 65535") }
+        guard maxBodyBytes >= 1024 else { throw .invalidValue("\(path).maxBodyBytes", "must be at least 1024") }
+        if let tls {
+            if tls.selfSigned {
+                if tls.certificateChain != nil || tls.privateKey != nil {
+                    throw .invalidValue("\(path).tls.selfSigned", "give either selfSigned: true or certificateChain and privateKey, not both")
+                }
+            } else {
+                guard tls.certificateChain != nil else {
+                    throw ConfigurationError(.missingKey, path: "\(path).tls.certificateChain", message: "required unless selfSigned is true")
+                }
+                guard tls.privateKey != nil else {
+                    throw ConfigurationError(.missingKey, path: "\(path).tls.privateKey", message: "required unless selfSigned is true")
+                }
+            }
+            if plainHTTP { throw .invalidValue("\(path).plainHTTP", "cannot be true together with tls") }
+        } else {
+            guard plainHTTP else {
+                throw ConfigurationError(.missingKey, path: "\(path).tls", message: "required: HTTPS is the default (set plainHTTP: true for loopback-only HTTP)")
+            }
+            guard isLoopback else {
+                throw .invalidValue("\(path).host", "plain HTTP is only allowed on a loopback address (127.0.0.1, ::1, localhost), not \(host)")
+            }
+        }
+        if let publicURL, !(publicURL.hasPrefix("https://") || publicURL.hasPrefix("http://")) {
+            throw .invalidValue("\(path).publicURL", "must start with https:// or http://")
+        }
+    }
+}
+
+/// `scim:` — protocol-level settings shared by every backend.
+public struct SCIMConfiguration: Codable, Sendable, Hashable {
+    /// Page size when a list request gives no `count`. Default 100.
+    public var defaultPageSize: Int = 100
+    /// Largest page returned, whatever `count` asks. Default 1000.
+    public var maxPageSize: Int = 1000
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        defaultPageSize = try c.decodeIfPresent(Int.self, forKey: .defaultPageSize) ?? defaultPageSize
+        maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? maxPageSize
+    }
+
+    func validate(path: String) throws(ConfigurationError) {
+        guard maxPageSize >= 1 else { throw .invalidValue("\(path).maxPageSize", "must be at least 1") }
+        guard (1...maxPageSize).contains(defaultPageSize) else {
+            throw .invalidValue("\(path).defaultPageSize", "must be between 1 and maxPageSize (\(maxPageSize))")
+        }
+    }
+}
+
+/// `logging:`.
+public struct LoggingConfiguration: Codable, Sendable, Hashable {
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`. Default `info`.
+    public var level: Level = .info
+
+    public enum Level: String, Codable, Sendable, Hashable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        level = try c.decodeIfPresent(Level.self, forKey: .level) ?? level
+    }
+}
+
+/// `bootstrap:` — what the first start creates in an empty store, so a new user gets a working Tenant URL and token.
+public struct BootstrapConfiguration: Codable, Sendable, Hashable {
+    public var organization: OrganizationSeed
+    public var owner: OwnerSeed
+    /// Description stored with the bootstrap token. Default `Microsoft Entra provisioning`.
+    public var tokenDescription: String = "Microsoft Entra provisioning"
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        organization = try c.decode(OrganizationSeed.self, forKey: .organization)
+        owner = try c.decode(OwnerSeed.self, forKey: .owner)
+        tokenDescription = try c.decodeIfPresent(String.self, forKey: .tokenDescription) ?? tokenDescription
+    }
+
+    public struct OrganizationSeed: Codable, Sendable, Hashable {
+        public var name: String
+        /// Default `enterprise`.
+        public var plan: Plan = .enterprise
+        /// Default `true`.
+        public var sso: Bool = true
+        /// Default `true`.
+        public var developerPack: Bool = true
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            plan = try c.decodeIfPresent(Plan.self, forKey: .plan) ?? plan
+            sso = try c.decodeIfPresent(Bool.self, forKey: .sso) ?? sso
+            developerPack = try c.decodeIfPresent(Bool.self, forKey: .developerPack) ?? developerPack
+        }
+    }
+
+    public struct OwnerSeed: Codable, Sendable, Hashable {
+        public var email: String
+        public var firstName: String?
+        public var lastName: String?
+    }
+}

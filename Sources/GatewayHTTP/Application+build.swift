@@ -1,0 +1,70 @@
+public import GatewayCore
+public import Hummingbird
+internal import HummingbirdCore
+internal import HummingbirdTLS
+public import Logging
+public import NIOSSL
+public import ServiceLifecycle
+
+/// The HTTP side of a gateway built from a configuration: the pipeline, the backend (for `/readyz`) and the listener.
+public struct GatewayHTTPOptions: Sendable {
+    public var pipeline: Pipeline
+    public var backend: any BackendAdapter
+    public var server: ListenerConfiguration
+    /// `nil` for plain HTTP (loopback only; checked when the configuration is decoded).
+    public var tls: TLSConfiguration?
+
+    public init(pipeline: Pipeline, backend: any BackendAdapter, server: ListenerConfiguration, tls: TLSConfiguration?) {
+        self.pipeline = pipeline
+        self.backend = backend
+        self.server = server
+        self.tls = tls
+    }
+}
+
+/// The router every gateway uses, in the one allowed order: SCIM error rendering, request logging, metrics,
+/// bearer-token extraction, then the routes. Shared by `main` and the tests.
+public func buildRouter(pipeline: Pipeline, backend: any BackendAdapter, server: ListenerConfiguration) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self)
+    router.addMiddleware {
+        SCIMErrorMiddleware()
+        LogRequestsMiddleware(.debug)
+        MetricsMiddleware()
+        BearerTokenMiddleware()
+    }
+    router.get("/healthz") { _, _ in "ok\n" }
+    router.get("/readyz") { _, context -> Response in
+        do {
+            try await backend.checkReadiness()
+            return Response(status: .ok, body: .init(byteBuffer: .init(string: "ready\n")))
+        } catch {
+            context.logger.warning("store not ready", metadata: ["error.message": "\(error)"])
+            return Response(status: .serviceUnavailable, body: .init(byteBuffer: .init(string: "store unavailable\n")))
+        }
+    }
+    SCIMController(pipeline: pipeline, server: server).addRoutes(to: router)
+    return router
+}
+
+/// Builds the application: HTTPS through HummingbirdTLS when `tls` is set, plain HTTP otherwise.
+public func buildApplication(
+    _ options: GatewayHTTPOptions,
+    services: [any Service] = [],
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = buildRouter(pipeline: options.pipeline, backend: options.backend, server: options.server)
+    let configuration = ApplicationConfiguration(
+        address: .hostname(options.server.host, port: options.server.port),
+        serverName: "scim-gateway"
+    )
+    let server: HTTPServerBuilder = try options.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+    return Application(
+        router: router,
+        server: server,
+        configuration: configuration,
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.server.port) },
+        logger: logger
+    )
+}
