@@ -40,6 +40,12 @@ public struct ConfigBlock {
         do {
             value = try YAMLDecoder().decode(T.self, from: node)
         } catch let error as DecodingError {
+            // A misspelt required key reads better as the unknown key it is than as the key it should have been.
+            if case .keyNotFound(let key, let context) = error,
+                let misspelt = Self.misspelling(of: key.stringValue, in: Self.node(at: context.codingPath, in: node))
+            {
+                throw .unknownKey(Self.render(context.codingPath, base: path, then: misspelt))
+            }
             throw Self.translate(error, base: path)
         } catch let error as ConfigurationError {
             throw ConfigurationError(error.code, path: Self.join(path, error.path), message: error.message)
@@ -111,13 +117,55 @@ public struct ConfigBlock {
         }
     }
 
-    static func translate(_ error: DecodingError, base: String) -> ConfigurationError {
-        func render(_ codingPath: [any CodingKey]) -> String {
-            codingPath.reduce(base) { partial, key in
-                if let index = key.intValue { return partial + "[\(index)]" }
-                return join(partial, key.stringValue)
+    static func render(_ codingPath: [any CodingKey], base: String, then last: String? = nil) -> String {
+        let rendered = codingPath.reduce(base) { partial, key in
+            if let index = key.intValue { return partial + "[\(index)]" }
+            return join(partial, key.stringValue)
+        }
+        return last.map { join(rendered, $0) } ?? rendered
+    }
+
+    /// The node a decoding path points at.
+    static func node(at codingPath: [any CodingKey], in root: Node) -> Node? {
+        var current: Node? = root
+        for key in codingPath {
+            switch current {
+            case .mapping(let mapping)?: current = mapping.first { $0.key.string == key.stringValue }?.value
+            case .sequence(let sequence)?:
+                guard let index = key.intValue, index < sequence.count else { return nil }
+                current = sequence[index]
+            default: return nil
             }
         }
+        return current
+    }
+
+    /// A key of `node` that looks like a misspelling of `expected` (same letters in another case, or at most two edits).
+    static func misspelling(of expected: String, in node: Node?) -> String? {
+        guard case .mapping(let mapping)? = node else { return nil }
+        return mapping.compactMap(\.key.string).first { candidate in
+            candidate != expected && (candidate.lowercased() == expected.lowercased() || editDistance(candidate, expected) <= 2)
+        }
+    }
+
+    static func editDistance(_ lhs: String, _ rhs: String) -> Int {
+        let a = Array(lhs)
+        let b = Array(rhs)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    static func translate(_ error: DecodingError, base: String) -> ConfigurationError {
+        func render(_ codingPath: [any CodingKey]) -> String { Self.render(codingPath, base: base) }
         switch error {
         case .keyNotFound(let key, let context):
             return ConfigurationError(.missingKey, path: render(context.codingPath + [key]), message: "required key is missing")

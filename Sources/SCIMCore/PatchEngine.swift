@@ -21,6 +21,8 @@ public struct PatchEngine: Sendable {
         var definition: AttributeDefinition?
         var filter: Filter?
         var subAttribute: String?
+        /// Set when the path names a whole extension schema.
+        var wholeExtension: SchemaDefinition? = nil
     }
 
     static let readOnly: Set<String> = ["id", "meta", "groups", "schemas"]
@@ -54,6 +56,10 @@ public struct PatchEngine: Sendable {
     }
 
     func parse(_ path: String) throws(SCIMError) -> Target {
+        // The whole extension object (`urn:…:enterprise:2.0:User`) is a complex attribute of its own.
+        if let whole = schemas.first(where: { $0.id.lowercased() == path.lowercased() && $0.id.lowercased() != coreSchema.lowercased() }) {
+            return Target(container: nil, attribute: whole.id, definition: nil, filter: nil, subAttribute: nil, wholeExtension: whole)
+        }
         func invalid(_ why: String) -> SCIMError {
             SCIMError(status: .badRequest, scimType: .invalidPath, detail: "invalid path '\(path)': \(why)")
         }
@@ -105,6 +111,17 @@ public struct PatchEngine: Sendable {
     }
 
     func apply(_ op: PatchOperation.Op, target: Target, value: JSONValue?, to resource: inout [String: JSONValue]) throws(SCIMError) {
+        if let whole = target.wholeExtension {
+            if op == .remove {
+                resource[whole.id] = nil
+                return
+            }
+            guard case .object(let incoming)? = value else { throw SCIMError.invalidValue("\(whole.id) takes an object value") }
+            for (key, inner) in incoming where key.lowercased() != "schemas" {
+                try apply(op, target: parse("\(whole.id):\(key)"), value: inner, to: &resource)
+            }
+            return
+        }
         if let container = target.container {
             var inner = resource[container]?.objectValue ?? [:]
             var local = target
@@ -135,7 +152,8 @@ public struct PatchEngine: Sendable {
                 inner[canonicalSub(sub, of: target)] = nil
                 object[name] = inner.isEmpty ? nil : .object(inner)
             } else {
-                object[name] = nil
+                // null is "unassigned" (RFC 7643 §2.5): the store can tell a removed attribute from one never sent.
+                object[name] = .null
             }
         case .add, .replace:
             guard let value else { return }

@@ -156,18 +156,21 @@ extension SchemaDefinition {
             AttributeDefinition("active", .boolean, description: "Whether the user is a member of the organization; false keeps the resource."),
             AttributeDefinition(
                 "emails",
+                .complex,
                 multiValued: true,
                 subAttributes: multiValuedSubAttributes(.string, ["work", "home", "other"]),
                 description: "Email addresses; the primary (or work) one is the Fulcrum member's email."
             ),
             AttributeDefinition(
                 "roles",
+                .complex,
                 multiValued: true,
                 subAttributes: multiValuedSubAttributes(.string, []),
                 description: "Application roles; mapped to a Fulcrum role."
             ),
             AttributeDefinition(
                 "groups",
+                .complex,
                 multiValued: true,
                 mutability: .readOnly,
                 subAttributes: [
@@ -219,6 +222,7 @@ extension SchemaDefinition {
             ),
             AttributeDefinition(
                 "members",
+                .complex,
                 multiValued: true,
                 subAttributes: [
                     AttributeDefinition("value", mutability: .immutable, description: "The id of a member User."),

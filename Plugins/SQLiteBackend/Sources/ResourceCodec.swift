@@ -8,8 +8,10 @@ enum ResourceCodec {
     struct UserDraft: Sendable {
         var userName: String
         var externalID: String?
-        var active: Bool
-        var email: String
+        /// `nil` when the client unassigned it (sent `null` or removed it); the member then stays active in Fulcrum.
+        var active: Bool?
+        /// The Fulcrum member email; `nil` until the identity provider sends one (the user is then not yet a member).
+        var email: String?
         var firstName: String?
         var lastName: String?
         /// The stored SCIM attributes, other than the ones kept in columns.
@@ -48,8 +50,9 @@ enum ResourceCodec {
             throw SCIMError.invalidValue("userName is required")
         }
         let externalID = try string(body[attribute: "externalId"], attribute: "externalId")
-        var active = true
-        if let value = body[attribute: "active"], !value.isNull { active = try boolean(value, attribute: "active") }
+        // Left out: active (the default). Sent as null or removed by a PATCH: unassigned.
+        var active: Bool? = true
+        if let value = body[attribute: "active"] { active = value.isNull ? nil : try boolean(value, attribute: "active") }
         let attributes = try canonicalUserAttributes(body)
         let email = try fulcrumEmail(attributes: attributes, userName: userName)
         let name = attributes["name"]?.objectValue
@@ -65,21 +68,17 @@ enum ResourceCodec {
     }
 
     /// The Fulcrum member email: the primary email, else the work email, else the first, else `userName` when it
-    /// is an email address.
-    static func fulcrumEmail(attributes: [String: JSONValue], userName: String) throws(SCIMError) -> String {
+    /// is an email address; `nil` when there is none.
+    static func fulcrumEmail(attributes: [String: JSONValue], userName: String) throws(SCIMError) -> String? {
         let emails = attributes["emails"]?.arrayValue ?? []
         let chosen =
             emails.first { $0["primary"]?.boolValue == true }
             ?? emails.first { $0["type"]?.stringValue?.lowercased() == "work" }
             ?? emails.first
-        if let value = chosen?["value"]?.stringValue, !value.isEmpty {
-            guard SQLiteBackend.looksLikeEmail(value) else { throw SCIMError.invalidValue("'\(value)' in emails is not an email address") }
-            return value
-        }
-        guard SQLiteBackend.looksLikeEmail(userName) else {
-            throw SCIMError.invalidValue("a Fulcrum member needs an email: send emails, or a userName that is an email address")
-        }
-        return userName
+        // emails.value SHOULD be an address (RFC 7643 §4.1.2); only one that is becomes the member's email.
+        if let value = chosen?["value"]?.stringValue, SQLiteBackend.looksLikeEmail(value) { return value }
+        if let valid = emails.compactMap({ $0["value"]?.stringValue }).first(where: SQLiteBackend.looksLikeEmail) { return valid }
+        return SQLiteBackend.looksLikeEmail(userName) ? userName : nil
     }
 
     /// Canonicalises and type-checks the stored attributes of a User body.

@@ -115,7 +115,7 @@ extension SQLiteBackend {
         try await store.read { connection in
             _ = try await Self.organization(id: organizationID, on: connection)
             return try await connection.query(
-                "SELECT * FROM members WHERE organization_id = ? AND active = 1 ORDER BY created_at, id",
+                "SELECT * FROM members WHERE organization_id = ? AND COALESCE(active, 1) = 1 AND email IS NOT NULL ORDER BY created_at, id",
                 [.text(organizationID)]
             ).map(Self.member(from:))
         }
@@ -129,7 +129,7 @@ extension SQLiteBackend {
             lastName: row.string("last_name"),
             role: MemberRole(rawValue: row.string("role") ?? "") ?? .standard,
             managed: row.bool("managed"),
-            active: row.bool("active")
+            active: row.isActiveMember
         )
     }
 
@@ -227,7 +227,7 @@ extension SQLiteBackend {
                 """
                 SELECT g.id, g.name, g.managed,
                        (SELECT COUNT(*) FROM group_members gm JOIN members m ON m.id = gm.member_id
-                        WHERE gm.group_id = g.id AND m.active = 1) AS member_count
+                        WHERE gm.group_id = g.id AND COALESCE(m.active, 1) = 1) AS member_count
                 FROM groups g WHERE g.organization_id = ? ORDER BY g.name COLLATE NOCASE, g.managed, g.id
                 """,
                 [.text(organizationID)]

@@ -22,8 +22,8 @@ extension SQLiteBackend {
                         VALUES (?, ?, ?, ?, ?, 'standard', 1, ?, ?, ?, ?, 1, ?, ?)
                         """,
                         [
-                            .text(id), .text(principal.organizationID), .text(draft.email), .optional(draft.firstName),
-                            .optional(draft.lastName), .integer(draft.active ? 1 : 0), .text(draft.userName), .optional(draft.externalID),
+                            .text(id), .text(principal.organizationID), .optional(draft.email), .optional(draft.firstName),
+                            .optional(draft.lastName), .optionalFlag(draft.active), .text(draft.userName), .optional(draft.externalID),
                             .text(try Self.encode(draft.attributes)), .text(now), .text(now),
                         ]
                     )
@@ -182,7 +182,7 @@ extension SQLiteBackend {
                 WHERE id = ?
                 """,
                 [
-                    .text(draft.email), .optional(draft.firstName), .optional(draft.lastName), .integer(draft.active ? 1 : 0),
+                    .optional(draft.email), .optional(draft.firstName), .optional(draft.lastName), .optionalFlag(draft.active),
                     .text(draft.userName), .optional(draft.externalID), .text(try encode(draft.attributes)), .text(now), .text(current.id),
                 ]
             )
@@ -219,16 +219,17 @@ extension SQLiteBackend {
         if let other = sameName.first?.string("id"), other != id {
             throw SCIMError.uniqueness("userName \(draft.userName) is already taken (userName is compared case-insensitively)")
         }
+        guard let email = draft.email else { return }
         let sameEmail = try await connection.query(
             "SELECT id, managed FROM members WHERE organization_id = ? AND email = ? COLLATE NOCASE",
-            [.text(organizationID), .text(draft.email)]
+            [.text(organizationID), .text(email)]
         )
         if let row = sameEmail.first, row.string("id") != id {
             if row.bool("managed") {
-                throw SCIMError.uniqueness("email \(draft.email) already belongs to another provisioned user")
+                throw SCIMError.uniqueness("email \(email) already belongs to another provisioned user")
             }
             throw SCIMError.uniqueness(
-                "email \(draft.email) belongs to an existing member created in Fulcrum (unmanaged); remove that member in Fulcrum "
+                "email \(email) belongs to an existing member created in Fulcrum (unmanaged); remove that member in Fulcrum "
                     + "or set onUnmanagedConflict: adopt to let the identity provider take it over"
             )
         }
@@ -327,7 +328,7 @@ extension SQLiteBackend {
             var body = decode(row.string("attributes"))
             body["id"] = .string(id)
             body["userName"] = .string(row.string("user_name") ?? "")
-            body["active"] = .bool(row.bool("active"))
+            if row.column("active") != .null { body["active"] = .bool(row.bool("active")) }
             if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
             if let memberGroups = groups[id] { body["groups"] = .array(memberGroups) }
             var schemas: [JSONValue] = [.string(SCIMSchema.user)]
@@ -345,16 +346,16 @@ extension SQLiteBackend {
         if !ids.isEmpty {
             let memberships = try await connection.query(
                 """
-                SELECT gm.group_id, m.id, m.user_name FROM group_members gm JOIN members m ON m.id = gm.member_id
+                SELECT gm.group_id, m.id FROM group_members gm JOIN members m ON m.id = gm.member_id
                 WHERE m.managed = 1 AND gm.group_id IN (\(placeholders(ids.count))) ORDER BY m.created_at, m.id
                 """,
                 ids.map { .text($0) }
             )
             for row in memberships {
                 let memberID = row.string("id") ?? ""
+                // `display` is left out: it is read-only and would differ from what the client wrote.
                 members[row.string("group_id") ?? "", default: []].append([
-                    "value": .string(memberID), "display": .string(row.string("user_name") ?? ""),
-                    "$ref": .string("\(baseURL)/Users/\(memberID)"), "type": "User",
+                    "value": .string(memberID), "$ref": .string("\(baseURL)/Users/\(memberID)"), "type": "User",
                 ])
             }
         }

@@ -105,7 +105,7 @@ public struct SQLiteBackend: BackendAdapter, DirectoryAdministration {
             throw SCIMError.unauthorized("the bearer token is not valid")
         }
         guard row.string("revoked_at") == nil else { throw SCIMError.unauthorized("the bearer token has been revoked") }
-        guard row.bool("active"), row.string("role") == MemberRole.owner.rawValue else {
+        guard row.isActiveMember, row.string("role") == MemberRole.owner.rawValue else {
             throw SCIMError.unauthorized("the bearer token belongs to a member who is no longer an Owner of the organization")
         }
         let principal = Principal(

@@ -93,10 +93,19 @@ extension SQLiteRow {
     func bool(_ column: String) -> Bool {
         int(column) != 0
     }
+
+    /// A member is active unless `active` is 0; NULL (unassigned through SCIM) keeps the membership.
+    var isActiveMember: Bool {
+        self.column("active") == .null || bool("active")
+    }
 }
 
 extension SQLiteData {
     static func optional(_ value: String?) -> SQLiteData {
         value.map { .text($0) } ?? .null
+    }
+
+    static func optionalFlag(_ value: Bool?) -> SQLiteData {
+        value.map { .integer($0 ? 1 : 0) } ?? .null
     }
 }

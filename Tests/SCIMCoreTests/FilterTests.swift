@@ -1,0 +1,67 @@
+import HTTPTypes
+import SCIMCore
+import Testing
+
+@Suite struct FilterTests {
+    static let parsed: [(String, Filter)] = [
+        (#"userName eq "bjensen""#, .compare(AttributePath(name: "userName"), .eq, .string("bjensen"))),
+        (#"USERNAME EQ "x""#, .compare(AttributePath(name: "USERNAME"), .eq, .string("x"))),
+        (#"name.familyName co "O'Malley""#, .compare(AttributePath(name: "name", subAttribute: "familyName"), .co, .string("O'Malley"))),
+        (#"title pr"#, .present(AttributePath(name: "title"))),
+        (#"active eq true"#, .compare(AttributePath(name: "active"), .eq, .bool(true))),
+        (#"meta.lastModified gt "2011-05-13T04:42:34Z""#, .compare(AttributePath(name: "meta", subAttribute: "lastModified"), .gt, .string("2011-05-13T04:42:34Z"))),
+        (
+            #"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+            .compare(AttributePath(schema: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", name: "employeeNumber"), .eq, .string("701984"))
+        ),
+        (
+            #"userName eq "a" and externalId eq "b""#,
+            .and(.compare(AttributePath(name: "userName"), .eq, .string("a")), .compare(AttributePath(name: "externalId"), .eq, .string("b")))
+        ),
+        (
+            #"a eq "1" or b eq "2" and c eq "3""#,
+            .or(
+                .compare(AttributePath(name: "a"), .eq, .string("1")),
+                .and(.compare(AttributePath(name: "b"), .eq, .string("2")), .compare(AttributePath(name: "c"), .eq, .string("3")))
+            )
+        ),
+        (
+            #"(a eq "1" or b eq "2") and not (c pr)"#,
+            .and(
+                .or(.compare(AttributePath(name: "a"), .eq, .string("1")), .compare(AttributePath(name: "b"), .eq, .string("2"))),
+                .not(.present(AttributePath(name: "c")))
+            )
+        ),
+        (
+            #"emails[type eq "work" and value co "@example.com"]"#,
+            .valuePath(
+                AttributePath(name: "emails"),
+                .and(.compare(AttributePath(name: "type"), .eq, .string("work")), .compare(AttributePath(name: "value"), .co, .string("@example.com")))
+            )
+        ),
+        (#"x eq "esc\"aped\\""#, .compare(AttributePath(name: "x"), .eq, .string(#"esc"aped\"#))),
+        (#"count ge 10"#, .compare(AttributePath(name: "count"), .ge, .number(10))),
+        (#"manager eq null"#, .compare(AttributePath(name: "manager"), .eq, .null)),
+    ]
+
+    @Test(arguments: parsed)
+    func parsesTheRFCGrammar(text: String, expected: Filter) throws {
+        #expect(try Filter(parsing: text) == expected)
+    }
+
+    @Test(arguments: [
+        "", "userName", #"userName eq"#, #"userName xx "a""#, #"userName eq bjensen"#, #"(userName eq "a""#,
+        #"userName eq "a")"#, #"emails[type eq "work""#, #"userName eq "unterminated"#, #"eq "x""#, #"userName eq "a" and"#,
+        #"1abc eq "x""#,
+    ])
+    func rejectsMalformedFilters(text: String) {
+        let error = #expect(throws: SCIMError.self) { try Filter(parsing: text) }
+        #expect(error?.status == .badRequest)
+        #expect(error?.scimType == .invalidFilter)
+    }
+
+    @Test func depthCountsNesting() throws {
+        #expect(try Filter(parsing: #"a eq "1""#).depth == 1)
+        #expect(try Filter(parsing: #"not (a eq "1" and (b pr or c pr))"#).depth == 4)
+    }
+}
