@@ -82,7 +82,7 @@ let package = Package(
         ),
         .target(
             name: "GatewayTesting",
-            dependencies: ["SCIMCore", "GatewayCore", log, metrics, .product(name: "Yams", package: "Yams")],
+            dependencies: ["SCIMCore", "GatewayCore", "SQLiteBackend", log, metrics, .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

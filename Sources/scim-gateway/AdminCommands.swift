@@ -15,14 +15,19 @@ func withDirectory(_ options: ConfigOption, _ body: (any DirectoryAdministration
         FileHandle.standardError.write(Data("error: backend \(document.backend.name) has no admin commands\n".utf8))
         throw ExitCode.failure
     }
-    defer { if let sqlite = gateway.backend as? SQLiteBackend { Task { await sqlite.close() } } }
+    let outcome: Result<Void, any Error>
     do {
         try await body(directory)
-    } catch let error as DirectoryError {
+        outcome = .success(())
+    } catch {
+        outcome = .failure(error)
+    }
+    if let sqlite = gateway.backend as? SQLiteBackend { await sqlite.close() }
+    if case .failure(let error) = outcome {
+        guard let error = error as? DirectoryError else { throw error }
         FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
         throw ExitCode.failure
     }
-    if let sqlite = gateway.backend as? SQLiteBackend { await sqlite.close() }
 }
 
 func table(_ rows: [[String]]) -> String {

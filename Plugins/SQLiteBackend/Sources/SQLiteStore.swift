@@ -72,6 +72,8 @@ final class SQLiteStore: Sendable {
 
     /// Checkpoints the WAL and closes every connection.
     func close() async {
+        let alreadyClosed = try? await writeLock.withLock { writer.isClosed }
+        guard alreadyClosed == false else { return }
         _ = try? await writeLock.withLock {
             _ = try? await writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
         }

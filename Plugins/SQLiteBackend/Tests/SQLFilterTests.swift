@@ -1,0 +1,111 @@
+import Foundation
+import GatewayCore
+import GatewayTesting
+import SQLiteNIO
+import Testing
+
+@testable import SQLiteBackend
+
+@Suite struct SQLFilterTests {
+    static let users: [JSONValue] = [
+        [
+            "userName": "Alice@Example.com", "externalId": "ext-A", "active": true, "displayName": "Alice Adams",
+            "name": ["givenName": "Alice", "familyName": "Adams"],
+            "emails": [["type": "work", "value": "alice@example.com", "primary": true], ["type": "home", "value": "alice@home.test"]],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": ["employeeNumber": "701984", "department": "Survey"],
+        ],
+        [
+            "userName": "bob@example.com", "externalId": "ext-b", "active": false, "displayName": "Bob Brown",
+            "name": ["givenName": "Bob", "familyName": "Brown"],
+            "emails": [["type": "work", "value": "bob@example.com"]],
+        ],
+        ["userName": "carol", "externalId": "EXT-C", "active": true, "title": "Lead"],
+    ]
+
+    /// (filter, userNames expected, in creation order)
+    static let cases: [(String, [String])] = [
+        (#"userName eq "alice@example.com""#, ["Alice@Example.com"]),
+        (#"USERNAME Eq "BOB@EXAMPLE.COM""#, ["bob@example.com"]),
+        (#"externalId eq "ext-a""#, []),  // externalId is caseExact
+        (#"externalId eq "ext-A""#, ["Alice@Example.com"]),
+        (#"userName sw "b""#, ["bob@example.com"]),
+        (#"userName ew ".com""#, ["Alice@Example.com", "bob@example.com"]),
+        (#"userName co "ARO""#, ["carol"]),
+        (#"externalId co "EXT""#, ["carol"]),
+        (#"externalId sw "ext-""#, ["Alice@Example.com", "bob@example.com"]),
+        (#"active eq true"#, ["Alice@Example.com", "carol"]),
+        (#"active eq false"#, ["bob@example.com"]),
+        (#"title pr"#, ["carol"]),
+        (#"not (title pr)"#, ["Alice@Example.com", "bob@example.com"]),
+        (#"name.familyName eq "adams""#, ["Alice@Example.com"]),
+        (#"emails[type eq "home"]"#, ["Alice@Example.com"]),
+        (#"emails[type eq "work" and value co "bob"]"#, ["bob@example.com"]),
+        (#"emails.value eq "ALICE@home.test""#, ["Alice@Example.com"]),
+        (#"emails co "@example.com""#, ["Alice@Example.com", "bob@example.com"]),
+        (#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#, ["Alice@Example.com"]),
+        (#"userName eq "carol" or displayName sw "bob""#, ["bob@example.com", "carol"]),
+        (#"(active eq true and title pr) or userName eq "bob@example.com""#, ["bob@example.com", "carol"]),
+        (#"userName ne "carol""#, ["Alice@Example.com", "bob@example.com"]),
+        (#"meta.created gt "2000-01-01T00:00:00Z""#, ["Alice@Example.com", "bob@example.com", "carol"]),
+        (#"userName eq "f3a8e2c1-1111-2222-3333-444455556666""#, []),
+    ]
+
+    @Test(arguments: cases)
+    func filtersSelectTheRightUsers(filter: String, expected: [String]) async throws {
+        try await SQLiteFixture.run { fixture in
+            let context = try await fixture.context()
+            for user in Self.users { _ = try await fixture.backend.create(user, in: .user, context: context) }
+            let result = try await fixture.backend.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
+            #expect(result.resources.compactMap { $0.body[attribute: "userName"]?.stringValue } == expected)
+            #expect(result.totalResults == expected.count)
+        }
+    }
+
+    @Test(arguments: [
+        #"nickName gt 5"#, #"active eq "maybe""#, #"unknownAttr eq "x""#, #"userName gt true"#, #"active co "t""#,
+        #"urn:example:custom:Thing:x eq "1""#,
+    ])
+    func unsupportedFiltersAreInvalidFilter(filter: String) async throws {
+        try await SQLiteFixture.run { fixture in
+            let context = try await fixture.context()
+            let error = await #expect(throws: SCIMError.self) {
+                try await fixture.backend.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
+            }
+            #expect(error?.scimType == .invalidFilter)
+        }
+    }
+
+    /// A `userName eq` filter must stay a point lookup on the unique index, whatever the store's size.
+    @Test(arguments: [#"userName eq "x""#, #"externalId eq "x""#])
+    func equalityFiltersUseAnIndex(filter: String) async throws {
+        try await SQLiteFixture.run { fixture in
+            let compiled = try SQLFilter.compile(try Filter(parsing: filter), type: .user)
+            let plan = try await fixture.backend.store.read { connection in
+                try await connection.query(
+                    "EXPLAIN QUERY PLAN SELECT * FROM members WHERE organization_id = ? AND managed = 1 AND \(compiled.sql)",
+                    [.text("org")] + compiled.binds
+                )
+            }
+            let details = plan.compactMap { $0.column("detail")?.string }.joined(separator: " | ")
+            #expect(details.contains("USING INDEX members_"), "\(details)")
+            #expect(!details.contains("SCAN members"), "\(details)")
+        }
+    }
+
+    @Test func groupsFilterByDisplayNameCaseInsensitivelyAndByMember() async throws {
+        try await SQLiteFixture.run { fixture in
+            let context = try await fixture.context()
+            let user = try await fixture.backend.create(Self.users[2], in: .user, context: context)
+            _ = try await fixture.backend.create(["displayName": "Field Crew", "members": [["value": .string(user.id)]]], in: .group, context: context)
+            _ = try await fixture.backend.create(["displayName": "Office"], in: .group, context: context)
+            let byName = try await fixture.backend.search(SearchQuery(filter: try Filter(parsing: #"displayName eq "FIELD CREW""#)), in: .group, context: context)
+            #expect(byName.resources.map { $0.body[attribute: "displayName"] } == ["Field Crew"])
+            let byMember = try await fixture.backend.search(
+                SearchQuery(filter: try Filter(parsing: "members[value eq \"\(user.id)\"]")),
+                in: .group,
+                context: context
+            )
+            #expect(byMember.totalResults == 1)
+        }
+    }
+}
