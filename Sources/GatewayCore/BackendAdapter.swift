@@ -70,14 +70,28 @@ public protocol BackendAdapter: Sendable {
     func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal
     /// Answers whether the store can serve requests (for `/readyz`).
     func checkReadiness() async throws
+    /// Releases what the backend holds, for commands that run without a service group. Safe to call twice.
+    func close() async
 
     func create(_ resource: JSONValue, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource
     func get(id: String, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource
     /// Replaces the resource; `ifMatch` (a `meta.version`) is checked inside the same transaction.
-    func replace(id: String, with resource: JSONValue, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+    func replace(
+        id: String,
+        with resource: JSONValue,
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext
+    ) async throws
         -> SCIMResource
     /// Applies every operation or none.
-    func patch(id: String, operations: [PatchOperation], in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+    func patch(
+        id: String,
+        operations: [PatchOperation],
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext
+    ) async throws
         -> SCIMResource
     func delete(id: String, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
     func search(_ query: SearchQuery, in type: ResourceType, context: GatewayContext) async throws -> SearchResult
@@ -85,4 +99,5 @@ public protocol BackendAdapter: Sendable {
 
 extension BackendAdapter {
     public var services: [any Service] { [] }
+    public func close() async {}
 }

@@ -24,22 +24,41 @@ public struct AssembledGateway: Sendable {
         let backend = try await registry.makeBackend(document.backend, context: context)
         context.logger[metadataKey: "gateway.plugin"] = nil
         context.backend = backend
-        let stages = try await registry.makeStages(document.pipeline, context: context)
-        let dispatcher = SCIMDispatcher(
-            backend: backend,
-            configuration: document.scim,
-            discovery: Discovery(
-                features: .init(patch: true, filter: true, sort: true, etag: true),
-                maxResults: document.scim.maxPageSize
-            )
-        )
-        let pipeline = Pipeline(stages: stages) { request, context in try await dispatcher.handle(request, context: context) }
+        let stages: [any Stage]
+        do {
+            stages = try await registry.makeStages(document.pipeline, context: context)
+        } catch {
+            await backend.close()
+            throw error
+        }
         return AssembledGateway(
             backend: backend,
-            pipeline: pipeline,
+            stages: stages,
+            scim: document.scim,
             server: document.server,
             directory: document.directory,
             bootstrap: document.bootstrap
         )
+    }
+
+    /// Assembles already-built plugins: the stages in order, then the dispatcher in front of `backend`.
+    public init(
+        backend: any BackendAdapter,
+        stages: [any Stage],
+        scim: SCIMConfiguration = .init(),
+        server: ListenerConfiguration = .init(),
+        directory: URL = URL(fileURLWithPath: "."),
+        bootstrap: BootstrapConfiguration? = nil
+    ) {
+        let dispatcher = SCIMDispatcher(
+            backend: backend,
+            configuration: scim,
+            discovery: Discovery(features: .init(patch: true, filter: true, sort: true, etag: true), maxResults: scim.maxPageSize)
+        )
+        self.backend = backend
+        self.pipeline = Pipeline(stages: stages) { request, context in try await dispatcher.handle(request, context: context) }
+        self.server = server
+        self.directory = directory
+        self.bootstrap = bootstrap
     }
 }

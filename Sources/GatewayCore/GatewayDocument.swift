@@ -144,7 +144,11 @@ public struct ListenerConfiguration: Codable, Sendable, Hashable {
             if plainHTTP { throw .invalidValue("\(path).plainHTTP", "cannot be true together with tls") }
         } else {
             guard plainHTTP else {
-                throw ConfigurationError(.missingKey, path: "\(path).tls", message: "required: HTTPS is the default (set plainHTTP: true for loopback-only HTTP)")
+                throw ConfigurationError(
+                    .missingKey,
+                    path: "\(path).tls",
+                    message: "required: HTTPS is the default (set plainHTTP: true for loopback-only HTTP)"
+                )
             }
             guard isLoopback else {
                 throw .invalidValue("\(path).host", "plain HTTP is only allowed on a loopback address (127.0.0.1, ::1, localhost), not \(host)")

@@ -73,6 +73,8 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
     /// A token as this gateway issues it: 20 to 512 URL-safe characters. Anything else is malformed.
     public var isWellFormed: Bool {
         (20...512).contains(secret.utf8.count)
-            && secret.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
+            && secret.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E
+            }
     }
 }

@@ -207,7 +207,12 @@ public struct SCIMController: Sendable {
 
     /// Reads the body (any content type: `application/scim+json`, `application/json`, with a charset, or none).
     func decodeBody(_ request: Request, context: GatewayRequestContext) async throws -> JSONValue? {
-        var buffer = try await request.body.collect(upTo: server.maxBodyBytes)
+        var buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: server.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw SCIMError(status: .contentTooLarge, detail: "the request body is larger than \(server.maxBodyBytes) bytes")
+        }
         guard buffer.readableBytes > 0, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return nil }
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))

@@ -80,8 +80,10 @@ public enum TLSSetup {
         let host = ProcessInfo.processInfo.hostName
         if !host.isEmpty, host != "localhost" { names.append(.dnsName(host)) }
         let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+            // Self-issued and CA:TRUE (as `openssl req -x509` makes them), so that a client can trust this one
+            // certificate as its own root; BoringSSL refuses a CA:FALSE certificate as a trust anchor.
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+            Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
             try ExtendedKeyUsage([.serverAuth])
             SubjectAlternativeNames(names)
         }

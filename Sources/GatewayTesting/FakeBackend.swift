@@ -58,7 +58,13 @@ public struct FakeBackend: BackendAdapter {
         return resource
     }
 
-    public func replace(id: String, with resource: JSONValue, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+    public func replace(
+        id: String,
+        with resource: JSONValue,
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext
+    ) async throws
         -> SCIMResource
     {
         record("replace \(type)")
@@ -67,7 +73,13 @@ public struct FakeBackend: BackendAdapter {
         return stored
     }
 
-    public func patch(id: String, operations: [PatchOperation], in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+    public func patch(
+        id: String,
+        operations: [PatchOperation],
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext
+    ) async throws
         -> SCIMResource
     {
         record("patch \(type)")

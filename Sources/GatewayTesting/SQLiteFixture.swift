@@ -12,7 +12,10 @@ public struct SQLiteFixture: Sendable {
 
     /// Opens a fresh store; `features` sets the organization's plan.
     public static func make(features: PlanFeatures = .scimReady, directory: URL = TemporaryDirectory.make()) async throws -> SQLiteFixture {
-        let backend = try await SQLiteBackend(configuration: .init(path: "gateway.sqlite", synchronous: .normal), context: .test(directory: directory))
+        let backend = try await SQLiteBackend(
+            configuration: .init(path: "gateway.sqlite", synchronous: .normal),
+            context: .test(directory: directory)
+        )
         let organization = try await backend.createOrganization(name: "Example Field Ops", features: features)
         let owner = "owner@example.com"
         _ = try await backend.addMember(organizationID: organization.id, email: owner, firstName: "Olive", lastName: "Owner", role: .owner)

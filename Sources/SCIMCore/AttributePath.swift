@@ -1,4 +1,5 @@
 internal import HTTPTypes
+
 /// A SCIM attribute path: `[schema URN ":"] name ["." subAttribute]` (RFC 7644 §3.10).
 ///
 /// Names compare case-insensitively; ``name`` and ``subAttribute`` keep the spelling the client used.

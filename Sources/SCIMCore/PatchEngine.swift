@@ -1,4 +1,5 @@
 internal import HTTPTypes
+
 /// Applies PATCH operations (RFC 7644 §3.5.2) to a resource's JSON, with the dialects Entra and Okta send:
 /// case-insensitive `op`, no-path values with dotted and URN-qualified keys, filtered paths that create the entry
 /// they name when nothing matches (`emails[type eq "work"].value`), and member removal by value list.

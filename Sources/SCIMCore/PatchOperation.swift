@@ -1,5 +1,5 @@
-internal import HTTPTypes
 import Foundation
+internal import HTTPTypes
 
 /// One operation of a PATCH request (RFC 7644 §3.5.2).
 public struct PatchOperation: Sendable, Hashable {

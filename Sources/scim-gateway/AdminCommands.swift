@@ -3,7 +3,6 @@ import Foundation
 import GatewayCore
 import Logging
 import Metrics
-import SQLiteBackend
 
 /// Runs an admin action against the directory the configuration names, printing one clear line on failure.
 func withDirectory(_ options: ConfigOption, _ body: (any DirectoryAdministration) async throws -> Void) async throws {
@@ -12,6 +11,7 @@ func withDirectory(_ options: ConfigOption, _ body: (any DirectoryAdministration
     logger.logLevel = .warning
     let gateway = try await options.assemble(document, logger: logger)
     guard let directory = gateway.backend as? any DirectoryAdministration else {
+        await gateway.backend.close()
         FileHandle.standardError.write(Data("error: backend \(document.backend.name) has no admin commands\n".utf8))
         throw ExitCode.failure
     }
@@ -22,7 +22,7 @@ func withDirectory(_ options: ConfigOption, _ body: (any DirectoryAdministration
     } catch {
         outcome = .failure(error)
     }
-    if let sqlite = gateway.backend as? SQLiteBackend { await sqlite.close() }
+    await gateway.backend.close()
     if case .failure(let error) = outcome {
         guard let error = error as? DirectoryError else { throw error }
         FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))

@@ -95,6 +95,25 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "scim-gateway")
         let gateway = try await options.assemble(document, logger: logger)
 
+        let app: any Service
+        do {
+            app = try await prepare(document, gateway: gateway, logger: logger)
+        } catch {
+            await gateway.backend.close()
+            throw error
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: gateway.backend.services.map { .init(service: $0) } + [.init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Certificate, bootstrap and listener: everything between building the plugins and serving.
+    func prepare(_ document: GatewayDocument, gateway: AssembledGateway, logger: Logger) async throws -> any Service {
         var lines: [String] = []
         var tls: TLSSetup.Material?
         if let settings = document.server.tls {
@@ -112,7 +131,7 @@ struct Serve: AsyncParsableCommand {
         let issued = try await Bootstrap.run(gateway, logger: logger)
         let server = document.server
         let printed = lines
-        let app = try buildApplication(
+        return try buildApplication(
             GatewayHTTPOptions(pipeline: gateway.pipeline, backend: gateway.backend, server: server, tls: tls?.configuration),
             logger: logger
         ) { actualPort in
@@ -126,14 +145,6 @@ struct Serve: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data((output.joined(separator: "\n") + "\n").utf8))
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: gateway.backend.services.map { .init(service: $0) } + [.init(service: app)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
     }
 }
 
@@ -147,7 +158,7 @@ struct Validate: AsyncParsableCommand {
         var logger = Logger(label: "scim-gateway")
         logger.logLevel = .warning
         let gateway = try await options.assemble(document, logger: logger)
-        if let sqlite = gateway.backend as? SQLiteBackend { await sqlite.close() }
+        await gateway.backend.close()
         print("\(options.config): valid (\(document.pipeline.count) stages, backend \(document.backend.name))")
     }
 }
@@ -168,7 +179,11 @@ enum Bootstrap {
             lastName: seed.owner.lastName,
             role: .owner
         )
-        let token = try await directory.createToken(organizationID: organization.id, memberEmail: seed.owner.email, description: seed.tokenDescription)
+        let token = try await directory.createToken(
+            organizationID: organization.id,
+            memberEmail: seed.owner.email,
+            description: seed.tokenDescription
+        )
         logger.notice("bootstrapped an empty store", metadata: ["organization.id": "\(organization.id)"])
         return token
     }

@@ -20,7 +20,12 @@ import Testing
 
     func build(_ yaml: String) async throws -> AssembledGateway {
         let document = try GatewayDocument(yaml: yaml, directory: TemporaryDirectory.make())
-        return try await AssembledGateway.build(document, registry: registry(), logger: .init(label: "test"), metricsFactory: NOOPMetricsHandler.instance)
+        return try await AssembledGateway.build(
+            document,
+            registry: registry(),
+            logger: .init(label: "test"),
+            metricsFactory: NOOPMetricsHandler.instance
+        )
     }
 
     /// (yaml, expected path, expected code)
@@ -73,7 +78,10 @@ import Testing
     }
 
     @Test func defaultsApplyWhenKeysAreLeftOut() throws {
-        let document = try GatewayDocument(yaml: "server: { tls: { selfSigned: true } }\nbackend: { use: fake }", directory: TemporaryDirectory.make())
+        let document = try GatewayDocument(
+            yaml: "server: { tls: { selfSigned: true } }\nbackend: { use: fake }",
+            directory: TemporaryDirectory.make()
+        )
         #expect(document.server.host == "0.0.0.0")
         #expect(document.server.port == 8443)
         #expect(document.server.tls?.selfSignedDirectory == "data/tls")
@@ -83,7 +91,8 @@ import Testing
 
     @Test func stagesAreBuiltInTheOrderTheYAMLListsThem() async throws {
         let gateway = try await build(
-            Self.base + "\npipeline:\n  - use: probe\n    config: { requestsPerSecond: 1, burst: 1 }\n  - use: probe\n    config: { requestsPerSecond: 2, burst: 2 }"
+            Self.base
+                + "\npipeline:\n  - use: probe\n    config: { requestsPerSecond: 1, burst: 1 }\n  - use: probe\n    config: { requestsPerSecond: 2, burst: 2 }"
         )
         let rates = gateway.pipeline.stages.compactMap { ($0 as? ProbeStage)?.configuration.requestsPerSecond }
         #expect(rates == [1, 2])

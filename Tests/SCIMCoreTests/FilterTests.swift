@@ -9,10 +9,17 @@ import Testing
         (#"name.familyName co "O'Malley""#, .compare(AttributePath(name: "name", subAttribute: "familyName"), .co, .string("O'Malley"))),
         (#"title pr"#, .present(AttributePath(name: "title"))),
         (#"active eq true"#, .compare(AttributePath(name: "active"), .eq, .bool(true))),
-        (#"meta.lastModified gt "2011-05-13T04:42:34Z""#, .compare(AttributePath(name: "meta", subAttribute: "lastModified"), .gt, .string("2011-05-13T04:42:34Z"))),
+        (
+            #"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            .compare(AttributePath(name: "meta", subAttribute: "lastModified"), .gt, .string("2011-05-13T04:42:34Z"))
+        ),
         (
             #"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
-            .compare(AttributePath(schema: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", name: "employeeNumber"), .eq, .string("701984"))
+            .compare(
+                AttributePath(schema: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", name: "employeeNumber"),
+                .eq,
+                .string("701984")
+            )
         ),
         (
             #"userName eq "a" and externalId eq "b""#,
@@ -36,7 +43,10 @@ import Testing
             #"emails[type eq "work" and value co "@example.com"]"#,
             .valuePath(
                 AttributePath(name: "emails"),
-                .and(.compare(AttributePath(name: "type"), .eq, .string("work")), .compare(AttributePath(name: "value"), .co, .string("@example.com")))
+                .and(
+                    .compare(AttributePath(name: "type"), .eq, .string("work")),
+                    .compare(AttributePath(name: "value"), .co, .string("@example.com"))
+                )
             )
         ),
         (#"x eq "esc\"aped\\""#, .compare(AttributePath(name: "x"), .eq, .string(#"esc"aped\"#))),

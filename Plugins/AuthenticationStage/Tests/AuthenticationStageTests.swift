@@ -3,7 +3,6 @@ import GatewayCore
 import GatewayTesting
 import Testing
 
-
 @Suite struct AuthenticationStageTests {
     static let goodToken = "fgw_0123456789abcdef0123456789abcdef"
     static let downgradedToken = "fgw_downgraded000000000000000000000"

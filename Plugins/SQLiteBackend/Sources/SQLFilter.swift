@@ -118,7 +118,8 @@ struct SQLFilter {
                 if case .userGroups = target { return try membersExists(inner, table: .userGroups, binds: &binds) }
                 throw SCIMError.invalidFilter("\(path) is not a multi-valued attribute")
             }
-            return "EXISTS (SELECT 1 FROM json_each(attributes, '$.\"\(attribute)\"') e WHERE \(try element(inner, definition: definition, binds: &binds)))"
+            return
+                "EXISTS (SELECT 1 FROM json_each(attributes, '$.\"\(attribute)\"') e WHERE \(try element(inner, definition: definition, binds: &binds)))"
         }
     }
 
@@ -181,7 +182,8 @@ struct SQLFilter {
         case .groupMembers:
             return "EXISTS (SELECT 1 FROM group_members gm JOIN members m2 ON m2.id = gm.member_id WHERE gm.group_id = groups.id AND \(condition))"
         case .userGroups:
-            return "EXISTS (SELECT 1 FROM group_members gm JOIN groups g2 ON g2.id = gm.group_id WHERE gm.member_id = members.id AND g2.managed = 1 AND \(condition))"
+            return
+                "EXISTS (SELECT 1 FROM group_members gm JOIN groups g2 ON g2.id = gm.group_id WHERE gm.member_id = members.id AND g2.managed = 1 AND \(condition))"
         }
     }
 

@@ -156,7 +156,14 @@ extension SQLiteBackend {
             guard member.role == .owner else {
                 throw DirectoryError(.notAllowed, "only an Owner can create an API token; \(memberEmail) is a \(member.role.rawValue)")
             }
-            let info = TokenInfo(id: Self.newID(), description: description, memberEmail: member.email, createdAt: now, lastUsedAt: nil, revoked: false)
+            let info = TokenInfo(
+                id: Self.newID(),
+                description: description,
+                memberEmail: member.email,
+                createdAt: now,
+                lastUsedAt: nil,
+                revoked: false
+            )
             _ = try await connection.query(
                 "INSERT INTO api_tokens (id, organization_id, member_id, digest, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [.text(info.id), .text(organizationID), .text(member.id), .text(Self.digest(secret)), .optional(description), .text(now)]
@@ -232,7 +239,12 @@ extension SQLiteBackend {
                 """,
                 [.text(organizationID)]
             ).map { row in
-                DirectoryGroup(id: row.string("id") ?? "", name: row.string("name") ?? "", managed: row.bool("managed"), memberCount: row.int("member_count"))
+                DirectoryGroup(
+                    id: row.string("id") ?? "",
+                    name: row.string("name") ?? "",
+                    managed: row.bool("managed"),
+                    memberCount: row.int("member_count")
+                )
             }
         }
     }

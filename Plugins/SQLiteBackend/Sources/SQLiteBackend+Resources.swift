@@ -60,7 +60,13 @@ extension SQLiteBackend {
         }
     }
 
-    public func replace(id: String, with resource: JSONValue, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+    public func replace(
+        id: String,
+        with resource: JSONValue,
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext
+    ) async throws
         -> SCIMResource
     {
         let principal = try context.requirePrincipal()
@@ -81,7 +87,13 @@ extension SQLiteBackend {
         }
     }
 
-    public func patch(id: String, operations: [PatchOperation], in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
+    public func patch(
+        id: String,
+        operations: [PatchOperation],
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext
+    ) async throws
         -> SCIMResource
     {
         let principal = try context.requirePrincipal()
@@ -165,7 +177,13 @@ extension SQLiteBackend {
     }
 
     /// Writes `resource` as the new state of `current` (replace and patch share this).
-    static func store(_ resource: JSONValue, over current: SCIMResource, type: ResourceType, principal: Principal, on connection: SQLiteConnection)
+    static func store(
+        _ resource: JSONValue,
+        over current: SCIMResource,
+        type: ResourceType,
+        principal: Principal,
+        on connection: SQLiteConnection
+    )
         async throws
     {
         let now = Timestamp.now
@@ -209,7 +227,12 @@ extension SQLiteBackend {
         }
     }
 
-    static func checkUserUniqueness(_ draft: ResourceCodec.UserDraft, excluding id: String?, organizationID: String, on connection: SQLiteConnection)
+    static func checkUserUniqueness(
+        _ draft: ResourceCodec.UserDraft,
+        excluding id: String?,
+        organizationID: String,
+        on connection: SQLiteConnection
+    )
         async throws
     {
         let sameName = try await connection.query(

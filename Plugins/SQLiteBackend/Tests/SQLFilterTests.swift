@@ -96,9 +96,17 @@ import Testing
         try await SQLiteFixture.run { fixture in
             let context = try await fixture.context()
             let user = try await fixture.backend.create(Self.users[2], in: .user, context: context)
-            _ = try await fixture.backend.create(["displayName": "Field Crew", "members": [["value": .string(user.id)]]], in: .group, context: context)
+            _ = try await fixture.backend.create(
+                ["displayName": "Field Crew", "members": [["value": .string(user.id)]]],
+                in: .group,
+                context: context
+            )
             _ = try await fixture.backend.create(["displayName": "Office"], in: .group, context: context)
-            let byName = try await fixture.backend.search(SearchQuery(filter: try Filter(parsing: #"displayName eq "FIELD CREW""#)), in: .group, context: context)
+            let byName = try await fixture.backend.search(
+                SearchQuery(filter: try Filter(parsing: #"displayName eq "FIELD CREW""#)),
+                in: .group,
+                context: context
+            )
             #expect(byName.resources.map { $0.body[attribute: "displayName"] } == ["Field Crew"])
             let byMember = try await fixture.backend.search(
                 SearchQuery(filter: try Filter(parsing: "members[value eq \"\(user.id)\"]")),

@@ -1,0 +1,46 @@
+import AuthenticationStage
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import GatewayTesting
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+
+/// Runs `body` against the production router over a fresh embedded directory, in process.
+func withEdge(
+    features: PlanFeatures = .scimReady,
+    server: ListenerConfiguration = .init(),
+    _ body: @escaping @Sendable (SQLiteFixture, any TestClientProtocol) async throws -> Void
+) async throws {
+    try await SQLiteFixture.run(features: features) { fixture in
+        let stage = try await AuthenticationStage(configuration: .init(), context: .test(backend: fixture.backend))
+        let gateway = AssembledGateway(backend: fixture.backend, stages: [stage], server: server)
+        var logger = Logger(label: "edge-test")
+        logger.logLevel = .critical
+        let app = try buildApplication(
+            GatewayHTTPOptions(pipeline: gateway.pipeline, backend: fixture.backend, server: server, tls: nil),
+            logger: logger
+        )
+        try await app.test(.router) { client in try await body(fixture, client) }
+    }
+}
+
+extension SQLiteFixture {
+    var authorization: HTTPFields { [.authorization: "Bearer \(token)"] }
+}
+
+func json(_ value: JSONValue) -> ByteBuffer {
+    ByteBuffer(bytes: try! JSONEncoder().encode(value))
+}
+
+extension TestResponse {
+    /// The decoded body.
+    var scim: JSONValue {
+        get throws { try JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)) }
+    }
+}
+
+/// Entra's request headers for bodies.
+let entraHeaders: HTTPFields = [.contentType: "application/scim+json; charset=utf-8"]
