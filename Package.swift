@@ -94,6 +94,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "scim-gateway-bench",
+            dependencies: ["GatewayCore", "GatewayTesting", "SQLiteBackend", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            path: "Benchmarks/Sources/scim-gateway-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SCIMCoreTests",
             dependencies: ["SCIMCore", .product(name: "HTTPTypes", package: "swift-http-types")],

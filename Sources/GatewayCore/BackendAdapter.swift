@@ -25,13 +25,23 @@ public struct SearchQuery: Sendable, Hashable {
     public var count: Int
     public var sortBy: AttributePath?
     public var descending: Bool
+    /// What the client will be shown; a backend may skip loading what it leaves out (group members, say).
+    public var projection: Projection
 
-    public init(filter: Filter? = nil, startIndex: Int = 1, count: Int = 100, sortBy: AttributePath? = nil, descending: Bool = false) {
+    public init(
+        filter: Filter? = nil,
+        startIndex: Int = 1,
+        count: Int = 100,
+        sortBy: AttributePath? = nil,
+        descending: Bool = false,
+        projection: Projection = .all
+    ) {
         self.filter = filter
         self.startIndex = startIndex
         self.count = count
         self.sortBy = sortBy
         self.descending = descending
+        self.projection = projection
     }
 }
 
@@ -74,7 +84,8 @@ public protocol BackendAdapter: Sendable {
     func close() async
 
     func create(_ resource: JSONValue, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource
-    func get(id: String, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource
+    /// Reads one resource; `projection` tells what the client will be shown, so costly attributes can be skipped.
+    func get(id: String, in type: ResourceType, projection: Projection, context: GatewayContext) async throws -> SCIMResource
     /// Replaces the resource; `ifMatch` (a `meta.version`) is checked inside the same transaction.
     func replace(
         id: String,

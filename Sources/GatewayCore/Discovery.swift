@@ -32,7 +32,6 @@ public struct Discovery: Sendable {
     public func serviceProviderConfig(baseURL: String) -> JSONValue {
         [
             "schemas": [.string(SCIMSchema.serviceProviderConfig)],
-            "documentationUri": "https://github.com/fulcrumapp/scim-gateway#readme",
             "patch": ["supported": .bool(features.patch)],
             "bulk": ["supported": false, "maxOperations": 0, "maxPayloadSize": 0],
             "filter": ["supported": .bool(features.filter), "maxResults": .integer(maxResults)],

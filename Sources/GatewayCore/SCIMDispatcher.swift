@@ -30,7 +30,8 @@ public struct SCIMDispatcher: Sendable {
             response.location = "\(context.baseURL)\(type.endpoint)/\(created.id)"
             return response
         case .get(let type, let id):
-            let resource = try await backend.get(id: id, in: type, context: context)
+            let projection = try Projection(attributes: request.query.attributes, excludedAttributes: request.query.excludedAttributes)
+            let resource = try await backend.get(id: id, in: type, projection: projection, context: context)
             if let ifNoneMatch = request.ifNoneMatch, ETag.matches(ifNoneMatch, version: resource.version) {
                 return SCIMResponse(status: 304, body: nil, version: resource.version)
             }
@@ -77,6 +78,7 @@ public struct SCIMDispatcher: Sendable {
         if let sortBy = parameters.sortBy, !sortBy.isEmpty {
             query.sortBy = try AttributePath(parsing: sortBy)
         }
+        query.projection = try Projection(attributes: parameters.attributes, excludedAttributes: parameters.excludedAttributes)
         switch parameters.sortOrder?.lowercased() {
         case nil, "", "ascending": query.descending = false
         case "descending": query.descending = true
@@ -87,7 +89,7 @@ public struct SCIMDispatcher: Sendable {
 
     func search(_ request: SCIMRequest, type: ResourceType?, context: GatewayContext) async throws -> SCIMResponse {
         let query = try searchQuery(from: request.query)
-        let projection = try Projection(attributes: request.query.attributes, excludedAttributes: request.query.excludedAttributes)
+        let projection = query.projection
         let types = type.map { [$0] } ?? ResourceType.all
         var total = 0
         var page: [JSONValue] = []

@@ -52,7 +52,7 @@ public struct FakeBackend: BackendAdapter {
         return stored
     }
 
-    public func get(id: String, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource {
+    public func get(id: String, in type: ResourceType, projection: Projection, context: GatewayContext) async throws -> SCIMResource {
         record("get \(type)")
         guard let resource = state.resources.withLock({ $0[id] }) else { throw SCIMError.notFound(type, id: id) }
         return resource
@@ -83,7 +83,7 @@ public struct FakeBackend: BackendAdapter {
         -> SCIMResource
     {
         record("patch \(type)")
-        let current = try await get(id: id, in: type, context: context)
+        let current = try await get(id: id, in: type, projection: .all, context: context)
         let patched = try PatchEngine(schemas: SchemaDefinition.all, coreSchema: type.schema).apply(operations, to: current.body)
         let stored = SCIMResource(id: id, version: "W/\"2\"", body: patched)
         state.resources.withLock { $0[id] = stored }

@@ -58,6 +58,12 @@ extension JSONValue {
         return members[key]
     }
 
+    /// The element at `index`, if this is an array long enough.
+    public subscript(index: Int) -> JSONValue? {
+        guard case .array(let elements) = self, elements.indices.contains(index) else { return nil }
+        return elements[index]
+    }
+
     /// Looks up an object member by SCIM attribute name, ignoring case (RFC 7643 §2.1).
     public subscript(attribute name: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }

@@ -25,6 +25,14 @@ public struct Projection: Sendable, Hashable {
         self.excludedAttributes = try parse(excludedAttributes)
     }
 
+    /// Every attribute.
+    public static let all = Projection(attributes: [AttributePath](), excludedAttributes: [])
+
+    public init(attributes: [AttributePath], excludedAttributes: [AttributePath]) {
+        self.attributes = attributes
+        self.excludedAttributes = excludedAttributes
+    }
+
     /// `true` when the projection changes nothing.
     public var isIdentity: Bool { attributes.isEmpty && excludedAttributes.isEmpty }
 

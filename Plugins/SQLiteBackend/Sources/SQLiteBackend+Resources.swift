@@ -27,7 +27,13 @@ extension SQLiteBackend {
                             .text(try Self.encode(draft.attributes)), .text(now), .text(now),
                         ]
                     )
-                    return try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    return try await Self.load(
+                        id: id,
+                        type: .user,
+                        organizationID: principal.organizationID,
+                        baseURL: context.baseURL,
+                        on: connection
+                    )
                 }
             }
             let draft = try ResourceCodec.groupDraft(from: resource)
@@ -44,19 +50,24 @@ extension SQLiteBackend {
                 for memberID in draft.memberIDs {
                     _ = try await connection.query("INSERT INTO group_members (group_id, member_id) VALUES (?, ?)", [.text(id), .text(memberID)])
                 }
-                return try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                return try await Self.load(id: id, type: .group, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             }
         } catch {
             throw Self.translate(error)
         }
     }
 
-    public func get(id: String, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource {
+    public func get(id: String, in type: ResourceType, projection: Projection, context: GatewayContext) async throws -> SCIMResource {
         let principal = try context.requirePrincipal()
         return try await store.read { connection in
-            type == .user
-                ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+            try await Self.load(
+                id: id,
+                type: type,
+                organizationID: principal.organizationID,
+                projection: projection,
+                baseURL: context.baseURL,
+                on: connection
+            )
         }
     }
 
@@ -73,14 +84,10 @@ extension SQLiteBackend {
         do {
             return try await store.write { connection in
                 let current =
-                    type == .user
-                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
                 try Self.checkPrecondition(ifMatch, current: current)
                 try await Self.store(resource, over: current, type: type, principal: principal, on: connection)
-                return type == .user
-                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             }
         } catch {
             throw Self.translate(error)
@@ -101,17 +108,13 @@ extension SQLiteBackend {
             // Read, apply and write in one write transaction: concurrent PATCHes to one resource serialise, none is lost.
             return try await store.write { connection in
                 let current =
-                    type == .user
-                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                    try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
                 try Self.checkPrecondition(ifMatch, current: current)
                 let schema = type == .user ? [SchemaDefinition.user, SchemaDefinition.enterpriseUser] : [SchemaDefinition.group]
                 let patched = try PatchEngine(schemas: schema, coreSchema: type.schema).apply(operations, to: current.body)
                 if patched == current.body { return current }
                 try await Self.store(patched, over: current, type: type, principal: principal, on: connection)
-                return type == .user
-                    ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                    : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             }
         } catch {
             throw Self.translate(error)
@@ -122,9 +125,7 @@ extension SQLiteBackend {
         let principal = try context.requirePrincipal()
         try await store.write { connection in
             let current =
-                type == .user
-                ? try await Self.loadUser(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                : try await Self.loadGroup(id: id, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             try Self.checkPrecondition(ifMatch, current: current)
             let table = type == .user ? "members" : "groups"
             _ = try await connection.query("DELETE FROM \(table) WHERE id = ?", [.text(id)])
@@ -160,10 +161,7 @@ extension SQLiteBackend {
             let total = try await connection.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(clause)", countBinds).first?.int("n") ?? 0
             guard query.count > 0, total >= query.startIndex else { return SearchResult(totalResults: total, resources: []) }
             let rows = try await connection.query("SELECT * FROM \(table) WHERE \(clause) ORDER BY \(order) LIMIT ? OFFSET ?", pageBinds)
-            let resources =
-                type == .user
-                ? try await Self.renderUsers(rows, baseURL: context.baseURL, on: connection)
-                : try await Self.renderGroups(rows, baseURL: context.baseURL, on: connection)
+            let resources = try await Self.render(rows, type: type, projection: query.projection, baseURL: context.baseURL, on: connection)
             return SearchResult(totalResults: total, resources: resources)
         }
     }
@@ -293,22 +291,36 @@ extension SQLiteBackend {
 
     // MARK: Reading
 
-    static func loadUser(id: String, organizationID: String, baseURL: String, on connection: SQLiteConnection) async throws -> SCIMResource {
+    /// One managed resource of the organization, or 404.
+    static func load(
+        id: String,
+        type: ResourceType,
+        organizationID: String,
+        projection: Projection = .all,
+        baseURL: String,
+        on connection: SQLiteConnection
+    ) async throws -> SCIMResource {
+        let table = type == .user ? "members" : "groups"
         let rows = try await connection.query(
-            "SELECT * FROM members WHERE id = ? AND organization_id = ? AND managed = 1",
+            "SELECT * FROM \(table) WHERE id = ? AND organization_id = ? AND managed = 1",
             [.text(id), .text(organizationID)]
         )
-        guard !rows.isEmpty else { throw SCIMError.notFound(.user, id: id) }
-        return try await renderUsers(rows, baseURL: baseURL, on: connection)[0]
+        guard !rows.isEmpty else { throw SCIMError.notFound(type, id: id) }
+        return try await render(rows, type: type, projection: projection, baseURL: baseURL, on: connection)[0]
     }
 
-    static func loadGroup(id: String, organizationID: String, baseURL: String, on connection: SQLiteConnection) async throws -> SCIMResource {
-        let rows = try await connection.query(
-            "SELECT * FROM groups WHERE id = ? AND organization_id = ? AND managed = 1",
-            [.text(id), .text(organizationID)]
-        )
-        guard !rows.isEmpty else { throw SCIMError.notFound(.group, id: id) }
-        return try await renderGroups(rows, baseURL: baseURL, on: connection)[0]
+    static func render(
+        _ rows: [SQLiteRow],
+        type: ResourceType,
+        projection: Projection,
+        baseURL: String,
+        on connection: SQLiteConnection
+    )
+        async throws -> [SCIMResource]
+    {
+        type == .user
+            ? try await renderUsers(rows, withGroups: projection.includes(attribute: "groups"), baseURL: baseURL, on: connection)
+            : try await renderGroups(rows, withMembers: projection.includes(attribute: "members"), baseURL: baseURL, on: connection)
     }
 
     static func placeholders(_ count: Int) -> String {
@@ -327,10 +339,10 @@ extension SQLiteBackend {
         return (meta, version)
     }
 
-    static func renderUsers(_ rows: [SQLiteRow], baseURL: String, on connection: SQLiteConnection) async throws -> [SCIMResource] {
+    static func renderUsers(_ rows: [SQLiteRow], withGroups: Bool, baseURL: String, on connection: SQLiteConnection) async throws -> [SCIMResource] {
         let ids = rows.compactMap { $0.string("id") }
         var groups: [String: [JSONValue]] = [:]
-        if !ids.isEmpty {
+        if withGroups, !ids.isEmpty {
             let memberships = try await connection.query(
                 """
                 SELECT gm.member_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
@@ -363,10 +375,17 @@ extension SQLiteBackend {
         }
     }
 
-    static func renderGroups(_ rows: [SQLiteRow], baseURL: String, on connection: SQLiteConnection) async throws -> [SCIMResource] {
+    static func renderGroups(
+        _ rows: [SQLiteRow],
+        withMembers: Bool,
+        baseURL: String,
+        on connection: SQLiteConnection
+    ) async throws
+        -> [SCIMResource]
+    {
         let ids = rows.compactMap { $0.string("id") }
         var members: [String: [JSONValue]] = [:]
-        if !ids.isEmpty {
+        if withMembers, !ids.isEmpty {
             let memberships = try await connection.query(
                 """
                 SELECT gm.group_id, m.id FROM group_members gm JOIN members m ON m.id = gm.member_id
@@ -388,8 +407,8 @@ extension SQLiteBackend {
                 "schemas": [.string(SCIMSchema.group)],
                 "id": .string(id),
                 "displayName": .string(row.string("name") ?? ""),
-                "members": .array(members[id] ?? []),
             ]
+            if withMembers { body["members"] = .array(members[id] ?? []) }
             if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
             let (meta, version) = meta(row, type: .group, id: id, baseURL: baseURL)
             body["meta"] = meta
