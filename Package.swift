@@ -88,7 +88,8 @@ let package = Package(
         .executableTarget(
             name: "scim-gateway",
             dependencies: [
-                "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "SQLiteBackend", log, metrics, lifecycle,
+                "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "ManagedNamespaceStage", "SQLiteBackend", log, metrics,
+                lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -113,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "GatewayHTTPTests",
             dependencies: [
-                "GatewayHTTP", "GatewayTesting", "AuthenticationStage", "SQLiteBackend",
+                "GatewayHTTP", "GatewayTesting", "AuthenticationStage", "ManagedNamespaceStage", "SQLiteBackend",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -130,6 +131,7 @@ let package = Package(
         ),
     ]
         + gatewayPlugin("AuthenticationStage")
+        + gatewayPlugin("ManagedNamespaceStage")
         + gatewayPlugin(
             "SQLiteBackend",
             dependencies: [

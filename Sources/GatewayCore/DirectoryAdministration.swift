@@ -8,6 +8,16 @@ public protocol DirectoryAdministration: Sendable {
 
     func addMember(organizationID: String, email: String, firstName: String?, lastName: String?, role: MemberRole) async throws -> Member
     func removeMember(organizationID: String, email: String) async throws
+    /// Changes a member. A managed member's email and names belong to the identity provider and are refused;
+    /// its role may change (an Owner who is demoted loses its tokens).
+    func updateMember(
+        organizationID: String,
+        email: String,
+        newEmail: String?,
+        firstName: String?,
+        lastName: String?,
+        role: MemberRole?
+    ) async throws -> Member
     /// Active members only: a deactivated SCIM user is not a member of the organization.
     func listMembers(organizationID: String) async throws -> [Member]
 
@@ -21,6 +31,7 @@ public protocol DirectoryAdministration: Sendable {
     func addGroupMember(organizationID: String, groupID: String, email: String) async throws
     func removeGroupMember(organizationID: String, groupID: String, email: String) async throws
     func deleteGroup(organizationID: String, groupID: String) async throws
+    func renameGroup(organizationID: String, groupID: String, name: String) async throws
 }
 
 /// A Fulcrum organization.

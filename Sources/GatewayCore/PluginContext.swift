@@ -40,12 +40,15 @@ public struct GatewayContext: Sendable {
     public var logger: Logger
     /// The absolute URL of the SCIM base (`https://host:8443/scim/v2`), for `meta.location`.
     public var baseURL: String
+    /// Fulcrum rules for the backend, set by the `managed-namespace` stage.
+    public var policy: ProvisioningPolicy
 
-    public init(requestID: String, principal: Principal? = nil, logger: Logger, baseURL: String) {
+    public init(requestID: String, principal: Principal? = nil, logger: Logger, baseURL: String, policy: ProvisioningPolicy = .default) {
         self.requestID = requestID
         self.principal = principal
         self.logger = logger
         self.baseURL = baseURL
+        self.policy = policy
     }
 
     /// The principal, or 401 when no authentication stage ran.

@@ -44,17 +44,17 @@ public struct FakeBackend: BackendAdapter {
 
     public func create(_ resource: JSONValue, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource {
         record("create \(type)")
-        let id = "fake-\(state.resources.withLock { $0.count + 1 })"
+        let id = "fake-\(type.name.lowercased())-\(state.resources.withLock { $0.count + 1 })"
         guard case .object(var body) = resource else { throw SCIMError.invalidSyntax("not an object") }
         body["id"] = .string(id)
         let stored = SCIMResource(id: id, version: "W/\"1\"", body: .object(body))
-        state.resources.withLock { $0[id] = stored }
+        state.resources.withLock { $0["\(type)/\(id)"] = stored }
         return stored
     }
 
     public func get(id: String, in type: ResourceType, projection: Projection, context: GatewayContext) async throws -> SCIMResource {
         record("get \(type)")
-        guard let resource = state.resources.withLock({ $0[id] }) else { throw SCIMError.notFound(type, id: id) }
+        guard let resource = state.resources.withLock({ $0["\(type)/\(id)"] }) else { throw SCIMError.notFound(type, id: id) }
         return resource
     }
 
@@ -69,7 +69,7 @@ public struct FakeBackend: BackendAdapter {
     {
         record("replace \(type)")
         let stored = SCIMResource(id: id, version: "W/\"2\"", body: resource)
-        state.resources.withLock { $0[id] = stored }
+        state.resources.withLock { $0["\(type)/\(id)"] = stored }
         return stored
     }
 
@@ -86,13 +86,13 @@ public struct FakeBackend: BackendAdapter {
         let current = try await get(id: id, in: type, projection: .all, context: context)
         let patched = try PatchEngine(schemas: SchemaDefinition.all, coreSchema: type.schema).apply(operations, to: current.body)
         let stored = SCIMResource(id: id, version: "W/\"2\"", body: patched)
-        state.resources.withLock { $0[id] = stored }
+        state.resources.withLock { $0["\(type)/\(id)"] = stored }
         return stored
     }
 
     public func delete(id: String, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws {
         record("delete \(type)")
-        guard state.resources.withLock({ $0.removeValue(forKey: id) }) != nil else { throw SCIMError.notFound(type, id: id) }
+        guard state.resources.withLock({ $0.removeValue(forKey: "\(type)/\(id)") }) != nil else { throw SCIMError.notFound(type, id: id) }
     }
 
     public func search(_ query: SearchQuery, in type: ResourceType, context: GatewayContext) async throws -> SearchResult {

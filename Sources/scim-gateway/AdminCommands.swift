@@ -100,8 +100,35 @@ struct MemberCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "member",
         abstract: "Manage organization members (the Fulcrum side).",
-        subcommands: [Add.self, Remove.self, List.self]
+        subcommands: [Add.self, Update.self, Remove.self, List.self]
     )
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a member's email, names or role; a managed member's email and names are refused."
+        )
+        @OptionGroup var options: ConfigOption
+        @Option var org: String
+        @Option(help: "The member's current email.") var email: String
+        @Option(name: .customLong("new-email")) var newEmail: String?
+        @Option var first: String?
+        @Option var last: String?
+        @Option var role: MemberRole?
+
+        func run() async throws {
+            try await withDirectory(options) { directory in
+                let member = try await directory.updateMember(
+                    organizationID: org,
+                    email: email,
+                    newEmail: newEmail,
+                    firstName: first,
+                    lastName: last,
+                    role: role
+                )
+                print("\(member.id)  \(member.email)  \(member.role.rawValue)")
+            }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an unmanaged member; prints its id.")
@@ -204,8 +231,23 @@ struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "group",
         abstract: "Manage groups (the Fulcrum side).",
-        subcommands: [Create.self, List.self, AddMember.self, RemoveMember.self, Delete.self]
+        subcommands: [Create.self, List.self, Rename.self, AddMember.self, RemoveMember.self, Delete.self]
     )
+
+    struct Rename: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rename an unmanaged group.")
+        @OptionGroup var options: ConfigOption
+        @Option var org: String
+        @Option var group: String
+        @Option var name: String
+
+        func run() async throws {
+            try await withDirectory(options) { directory in
+                try await directory.renameGroup(organizationID: org, groupID: group, name: name)
+                print("renamed \(group)")
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an unmanaged group; prints its id.")

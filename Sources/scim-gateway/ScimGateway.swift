@@ -4,6 +4,7 @@ import Foundation
 import GatewayCore
 import GatewayHTTP
 import Logging
+import ManagedNamespaceStage
 import Metrics
 import SQLiteBackend
 import ServiceLifecycle
@@ -24,6 +25,7 @@ struct ScimGateway: AsyncParsableCommand {
     static func makeRegistry() -> PluginRegistry {
         var registry = PluginRegistry()
         registry.register(AuthenticationStage.self)
+        registry.register(ManagedNamespaceStage.self)
         registry.register(SQLiteBackend.self)
         return registry
     }

@@ -6,17 +6,22 @@ import GatewayTesting
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ManagedNamespaceStage
 import NIOCore
 
 /// Runs `body` against the production router over a fresh embedded directory, in process.
 func withEdge(
     features: PlanFeatures = .scimReady,
     server: ListenerConfiguration = .init(),
+    namespace: String = "roleMapping: { Manager: manager }",
     _ body: @escaping @Sendable (SQLiteFixture, any TestClientProtocol) async throws -> Void
 ) async throws {
     try await SQLiteFixture.run(features: features) { fixture in
-        let stage = try await AuthenticationStage(configuration: .init(), context: .test(backend: fixture.backend))
-        let gateway = AssembledGateway(backend: fixture.backend, stages: [stage], server: server)
+        let context = PluginContext.test(backend: fixture.backend)
+        let authentication = try await AuthenticationStage(configuration: .init(), context: context)
+        let namespaceConfiguration = try ConfigBlock(yaml: namespace).decode(ManagedNamespaceStage.Configuration.self)
+        let rules = try await ManagedNamespaceStage(configuration: namespaceConfiguration, context: context)
+        let gateway = AssembledGateway(backend: fixture.backend, stages: [authentication, rules], server: server)
         var logger = Logger(label: "edge-test")
         logger.logLevel = .critical
         let app = try buildApplication(

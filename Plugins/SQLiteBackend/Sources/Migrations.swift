@@ -77,7 +77,20 @@ enum Migrations {
             )
             """,
             "CREATE INDEX api_tokens_member ON api_tokens (member_id)",
-        ]
+        ],
+        // 2: adoptions of members made in Fulcrum by the identity provider (onUnmanagedConflict: adopt).
+        [
+            """
+            CREATE TABLE adoptions (
+                member_id TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+                organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                token_id TEXT,
+                user_name TEXT NOT NULL,
+                adopted_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX adoptions_member ON adoptions (member_id)",
+        ],
     ]
 
     /// Applies every migration newer than the store's `user_version`.

@@ -106,8 +106,64 @@ extension SQLiteBackend {
                     "\(email) is managed by the identity provider: unassign or delete the user there (SCIM) instead"
                 )
             }
+            if member.role == .owner { try await Self.requireAnotherOwner(than: member, organizationID: organizationID, on: connection) }
             // Cascades to its group memberships and to every token it created.
             _ = try await connection.query("DELETE FROM members WHERE id = ?", [.text(member.id)])
+        }
+    }
+
+    public func updateMember(
+        organizationID: String,
+        email: String,
+        newEmail: String?,
+        firstName: String?,
+        lastName: String?,
+        role: MemberRole?
+    ) async throws -> Member {
+        try await store.write { connection in
+            _ = try await Self.organization(id: organizationID, on: connection)
+            guard var member = try await Self.member(email: email, organizationID: organizationID, on: connection) else {
+                throw DirectoryError(.notFound, "no member with email \(email) in this organization")
+            }
+            if member.managed, newEmail != nil || firstName != nil || lastName != nil {
+                throw DirectoryError(
+                    .managed,
+                    "\(member.email) is managed by the identity provider: change its email and names there (SCIM), not in Fulcrum"
+                )
+            }
+            if let newEmail {
+                let trimmed = newEmail.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard Self.looksLikeEmail(trimmed) else { throw DirectoryError(.invalid, "'\(trimmed)' is not an email address") }
+                if let other = try await Self.member(email: trimmed, organizationID: organizationID, on: connection), other.id != member.id {
+                    throw DirectoryError(.conflict, "a member with email \(trimmed) already exists in this organization")
+                }
+                member.email = trimmed
+            }
+            if let firstName { member.firstName = firstName }
+            if let lastName { member.lastName = lastName }
+            if let role, role != member.role {
+                if member.role == .owner { try await Self.requireAnotherOwner(than: member, organizationID: organizationID, on: connection) }
+                member.role = role
+            }
+            _ = try await connection.query(
+                "UPDATE members SET email = ?, first_name = ?, last_name = ?, role = ?, version = version + 1, updated_at = ? WHERE id = ?",
+                [
+                    .text(member.email), .optional(member.firstName), .optional(member.lastName), .text(member.role.rawValue), .text(Timestamp.now),
+                    .text(member.id),
+                ]
+            )
+            return member
+        }
+    }
+
+    /// An organization keeps at least one active Owner.
+    static func requireAnotherOwner(than member: Member, organizationID: String, on connection: SQLiteConnection) async throws {
+        let others = try await connection.query(
+            "SELECT COUNT(*) AS n FROM members WHERE organization_id = ? AND role = 'owner' AND COALESCE(active, 1) = 1 AND id <> ?",
+            [.text(organizationID), .text(member.id)]
+        )
+        guard (others.first?.int("n") ?? 0) > 0 else {
+            throw DirectoryError(.notAllowed, "\(member.email) is the organization's only Owner; make another member an Owner first")
         }
     }
 
@@ -295,6 +351,24 @@ extension SQLiteBackend {
             )
             guard !existing.isEmpty else { throw DirectoryError(.notFound, "\(email) is not a member of \(name)") }
             _ = try await connection.query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", [.text(groupID), .text(member.id)])
+        }
+    }
+
+    public func renameGroup(organizationID: String, groupID: String, name: String) async throws {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw DirectoryError(.invalid, "the group name is empty") }
+        try await store.write { connection in
+            _ = try await Self.organization(id: organizationID, on: connection)
+            _ = try await Self.unmanagedGroup(id: groupID, organizationID: organizationID, action: "rename", on: connection)
+            let clash = try await connection.query(
+                "SELECT 1 FROM groups WHERE organization_id = ? AND managed = 0 AND name = ? COLLATE NOCASE AND id <> ?",
+                [.text(organizationID), .text(trimmed), .text(groupID)]
+            )
+            guard clash.isEmpty else { throw DirectoryError(.conflict, "a group named \(trimmed) already exists in this organization") }
+            _ = try await connection.query(
+                "UPDATE groups SET name = ?, version = version + 1, updated_at = ? WHERE id = ?",
+                [.text(trimmed), .text(Timestamp.now), .text(groupID)]
+            )
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 public import GatewayCore
+import Logging
 public import SCIMCore
 import SQLiteNIO
 
@@ -13,18 +14,28 @@ extension SQLiteBackend {
         do {
             if type == .user {
                 let draft = try ResourceCodec.userDraft(from: resource)
+                let role = context.policy.role?(draft.attributes["roles"]) ?? .standard
                 return try await store.write { connection in
-                    try await Self.checkUserUniqueness(draft, excluding: nil, organizationID: principal.organizationID, on: connection)
+                    let conflict = try await Self.checkUserUniqueness(
+                        draft,
+                        excluding: nil,
+                        organizationID: principal.organizationID,
+                        adopting: context.policy.onUnmanagedConflict == .adopt,
+                        on: connection
+                    )
+                    if let unmanaged = conflict {
+                        return try await Self.adopt(unmanaged, draft: draft, role: role, principal: principal, context: context, on: connection)
+                    }
                     _ = try await connection.query(
                         """
                         INSERT INTO members (id, organization_id, email, first_name, last_name, role, managed, active, user_name,
                                              external_id, attributes, version, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, 'standard', 1, ?, ?, ?, ?, 1, ?, ?)
+                        VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, 1, ?, ?)
                         """,
                         [
                             .text(id), .text(principal.organizationID), .optional(draft.email), .optional(draft.firstName),
-                            .optional(draft.lastName), .optionalFlag(draft.active), .text(draft.userName), .optional(draft.externalID),
-                            .text(try Self.encode(draft.attributes)), .text(now), .text(now),
+                            .optional(draft.lastName), .text(role.rawValue), .optionalFlag(draft.active), .text(draft.userName),
+                            .optional(draft.externalID), .text(try Self.encode(draft.attributes)), .text(now), .text(now),
                         ]
                     )
                     return try await Self.load(
@@ -86,7 +97,7 @@ extension SQLiteBackend {
                 let current =
                     try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
                 try Self.checkPrecondition(ifMatch, current: current)
-                try await Self.store(resource, over: current, type: type, principal: principal, on: connection)
+                try await Self.save(resource, over: current, type: type, context: context, principal: principal, on: connection)
                 return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             }
         } catch {
@@ -113,7 +124,7 @@ extension SQLiteBackend {
                 let schema = type == .user ? [SchemaDefinition.user, SchemaDefinition.enterpriseUser] : [SchemaDefinition.group]
                 let patched = try PatchEngine(schemas: schema, coreSchema: type.schema).apply(operations, to: current.body)
                 if patched == current.body { return current }
-                try await Self.store(patched, over: current, type: type, principal: principal, on: connection)
+                try await Self.save(patched, over: current, type: type, context: context, principal: principal, on: connection)
                 return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             }
         } catch {
@@ -175,30 +186,34 @@ extension SQLiteBackend {
     }
 
     /// Writes `resource` as the new state of `current` (replace and patch share this).
-    static func store(
+    static func save(
         _ resource: JSONValue,
         over current: SCIMResource,
         type: ResourceType,
+        context: GatewayContext,
         principal: Principal,
         on connection: SQLiteConnection
-    )
-        async throws
-    {
+    ) async throws {
         let now = Timestamp.now
         if let id = resource[attribute: "id"]?.stringValue, id != current.id {
             throw SCIMError(status: .badRequest, scimType: .mutability, detail: "id is read-only and cannot change")
         }
         if type == .user {
             let draft = try ResourceCodec.userDraft(from: resource)
-            try await checkUserUniqueness(draft, excluding: current.id, organizationID: principal.organizationID, on: connection)
+            // An update never adopts: an email taken by any other member is a conflict.
+            _ = try await checkUserUniqueness(draft, excluding: current.id, organizationID: principal.organizationID, adopting: false, on: connection)
+            let currentRole = try await connection.query("SELECT role FROM members WHERE id = ?", [.text(current.id)]).first?.string("role")
+            // SCIM never grants or removes Owner; without a role mapping the role is left as it is.
+            var role = MemberRole(rawValue: currentRole ?? "") ?? .standard
+            if role != .owner, let mapping = context.policy.role { role = mapping(draft.attributes["roles"]) }
             _ = try await connection.query(
                 """
-                UPDATE members SET email = ?, first_name = ?, last_name = ?, active = ?, user_name = ?, external_id = ?,
+                UPDATE members SET email = ?, first_name = ?, last_name = ?, role = ?, active = ?, user_name = ?, external_id = ?,
                                    attributes = ?, version = version + 1, updated_at = ?
                 WHERE id = ?
                 """,
                 [
-                    .optional(draft.email), .optional(draft.firstName), .optional(draft.lastName), .optionalFlag(draft.active),
+                    .optional(draft.email), .optional(draft.firstName), .optional(draft.lastName), .text(role.rawValue), .optionalFlag(draft.active),
                     .text(draft.userName), .optional(draft.externalID), .text(try encode(draft.attributes)), .text(now), .text(current.id),
                 ]
             )
@@ -225,14 +240,15 @@ extension SQLiteBackend {
         }
     }
 
+    /// Refuses a userName or email another member holds. With `adopting`, an email held by an unmanaged member is not
+    /// a conflict: that member's id is returned, to be adopted.
     static func checkUserUniqueness(
         _ draft: ResourceCodec.UserDraft,
         excluding id: String?,
         organizationID: String,
+        adopting: Bool,
         on connection: SQLiteConnection
-    )
-        async throws
-    {
+    ) async throws -> String? {
         let sameName = try await connection.query(
             "SELECT id FROM members WHERE organization_id = ? AND user_name = ? COLLATE NOCASE",
             [.text(organizationID), .text(draft.userName)]
@@ -240,20 +256,59 @@ extension SQLiteBackend {
         if let other = sameName.first?.string("id"), other != id {
             throw SCIMError.uniqueness("userName \(draft.userName) is already taken (userName is compared case-insensitively)")
         }
-        guard let email = draft.email else { return }
+        guard let email = draft.email else { return nil }
         let sameEmail = try await connection.query(
             "SELECT id, managed FROM members WHERE organization_id = ? AND email = ? COLLATE NOCASE",
             [.text(organizationID), .text(email)]
         )
-        if let row = sameEmail.first, row.string("id") != id {
+        if let row = sameEmail.first, let other = row.string("id"), other != id {
+            if !row.bool("managed"), adopting { return other }
             if row.bool("managed") {
                 throw SCIMError.uniqueness("email \(email) already belongs to another provisioned user")
             }
             throw SCIMError.uniqueness(
                 "email \(email) belongs to an existing member created in Fulcrum (unmanaged); remove that member in Fulcrum "
-                    + "or set onUnmanagedConflict: adopt to let the identity provider take it over"
+                    + "or set onUnmanagedConflict: adopt in the managed-namespace stage to let the identity provider take it over"
             )
         }
+        return nil
+    }
+
+    /// Makes an unmanaged member managed: it keeps its Fulcrum id (and an Owner stays an Owner); the adoption is recorded.
+    static func adopt(
+        _ memberID: String,
+        draft: ResourceCodec.UserDraft,
+        role: MemberRole,
+        principal: Principal,
+        context: GatewayContext,
+        on connection: SQLiteConnection
+    ) async throws -> SCIMResource {
+        if memberID == principal.memberID {
+            throw SCIMError.forbidden("the email \(draft.email ?? "") belongs to the Owner whose token is in use; SCIM cannot take over that member")
+        }
+        let now = Timestamp.now
+        let currentRole = try await connection.query("SELECT role FROM members WHERE id = ?", [.text(memberID)]).first?.string("role")
+        let keptRole = currentRole == MemberRole.owner.rawValue ? MemberRole.owner : role
+        _ = try await connection.query(
+            """
+            UPDATE members SET managed = 1, first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name), role = ?, active = ?,
+                               user_name = ?, external_id = ?, attributes = ?, version = version + 1, updated_at = ?
+            WHERE id = ?
+            """,
+            [
+                .optional(draft.firstName), .optional(draft.lastName), .text(keptRole.rawValue), .optionalFlag(draft.active), .text(draft.userName),
+                .optional(draft.externalID), .text(try encode(draft.attributes)), .text(now), .text(memberID),
+            ]
+        )
+        _ = try await connection.query(
+            "INSERT INTO adoptions (member_id, organization_id, token_id, user_name, adopted_at) VALUES (?, ?, ?, ?, ?)",
+            [.text(memberID), .text(principal.organizationID), .text(principal.tokenID), .text(draft.userName), .text(now)]
+        )
+        context.logger.notice(
+            "adopted an unmanaged member",
+            metadata: ["fulcrum.member_id": "\(memberID)", "scim.organization": "\(principal.organizationID)"]
+        )
+        return try await load(id: memberID, type: .user, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
     }
 
     static func checkGroupName(_ name: String, excluding id: String?, organizationID: String, on connection: SQLiteConnection) async throws {
