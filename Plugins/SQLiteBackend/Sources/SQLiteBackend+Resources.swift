@@ -169,9 +169,13 @@ extension SQLiteBackend {
         let pageBinds = binds + [.integer(query.count), .integer(query.startIndex - 1)]
         let clause = whereClause
         return try await store.read { connection in
-            let total = try await connection.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(clause)", countBinds).first?.int("n") ?? 0
-            guard query.count > 0, total >= query.startIndex else { return SearchResult(totalResults: total, resources: []) }
+            func count() async throws -> Int {
+                try await connection.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(clause)", countBinds).first?.int("n") ?? 0
+            }
+            guard query.count > 0 else { return SearchResult(totalResults: try await count(), resources: []) }
             let rows = try await connection.query("SELECT * FROM \(table) WHERE \(clause) ORDER BY \(order) LIMIT ? OFFSET ?", pageBinds)
+            // A first page that is not full holds every match: no need to count them again (the common lookup case).
+            let total = query.startIndex == 1 && rows.count < query.count ? rows.count : try await count()
             let resources = try await Self.render(rows, type: type, projection: query.projection, baseURL: context.baseURL, on: connection)
             return SearchResult(totalResults: total, resources: resources)
         }
