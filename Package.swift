@@ -88,7 +88,9 @@ let package = Package(
         .executableTarget(
             name: "scim-gateway",
             dependencies: [
-                "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "ManagedNamespaceStage", "SQLiteBackend", log, metrics,
+                "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "ManagedNamespaceStage", "RateLimitStage", "SchemaValidationStage", "SQLiteBackend",
+                log,
+                metrics,
                 lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -114,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "GatewayHTTPTests",
             dependencies: [
-                "GatewayHTTP", "GatewayTesting", "AuthenticationStage", "ManagedNamespaceStage", "SQLiteBackend",
+                "GatewayHTTP", "GatewayTesting", "AuthenticationStage", "ManagedNamespaceStage", "RateLimitStage", "SchemaValidationStage",
+                "SQLiteBackend",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -132,6 +135,8 @@ let package = Package(
     ]
         + gatewayPlugin("AuthenticationStage")
         + gatewayPlugin("ManagedNamespaceStage")
+        + gatewayPlugin("RateLimitStage")
+        + gatewayPlugin("SchemaValidationStage")
         + gatewayPlugin(
             "SQLiteBackend",
             dependencies: [

@@ -13,6 +13,8 @@ public struct ProvisioningPolicy: Sendable {
     }
 
     public var onUnmanagedConflict: UnmanagedConflict
+    /// Keep attributes the schemas do not define, as sent (the `validation` stage's `unsupportedAttributes: store`).
+    public var storeUnsupportedAttributes = false
     /// Maps a user's `roles` (as stored) to a Fulcrum role; never returns `.owner`. `nil`: roles are not mapped.
     public var role: (@Sendable (_ roles: JSONValue?) -> MemberRole)?
 

@@ -58,6 +58,8 @@ public struct SCIMRequest: Sendable {
     public var ifNoneMatch: String?
     /// The bearer token the HTTP edge extracted, if any. Resolved by the `authentication` stage.
     public var bearerToken: BearerToken?
+    /// The size of the body as received, in bytes.
+    public var bodySize: Int = 0
 
     public init(
         operation: Operation,

@@ -42,7 +42,7 @@ public struct SCIMController: Sendable {
         scimRequest.ifMatch = request.headers[.ifMatch]
         scimRequest.ifNoneMatch = request.headers[.ifNoneMatch]
         if [.post, .put, .patch].contains(request.method) {
-            scimRequest.body = try await decodeBody(request, context: context)
+            (scimRequest.body, scimRequest.bodySize) = try await decodeBody(request, context: context)
             if case .search = operation, let body = scimRequest.body {
                 scimRequest.query = try Self.searchParameters(body)
             }
@@ -206,16 +206,16 @@ public struct SCIMController: Sendable {
     }
 
     /// Reads the body (any content type: `application/scim+json`, `application/json`, with a charset, or none).
-    func decodeBody(_ request: Request, context: GatewayRequestContext) async throws -> JSONValue? {
+    func decodeBody(_ request: Request, context: GatewayRequestContext) async throws -> (JSONValue?, Int) {
         var buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: server.maxBodyBytes)
         } catch is NIOTooManyBytesError {
             throw SCIMError(status: .contentTooLarge, detail: "the request body is larger than \(server.maxBodyBytes) bytes")
         }
-        guard buffer.readableBytes > 0, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return nil }
+        guard buffer.readableBytes > 0, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return (nil, 0) }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            return (try JSONDecoder().decode(JSONValue.self, from: Data(bytes)), bytes.count)
         } catch {
             throw SCIMError.invalidSyntax("the request body is not valid JSON")
         }

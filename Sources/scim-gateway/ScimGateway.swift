@@ -5,6 +5,8 @@ import GatewayCore
 import GatewayHTTP
 import Logging
 import ManagedNamespaceStage
+import RateLimitStage
+import SchemaValidationStage
 import Metrics
 import SQLiteBackend
 import ServiceLifecycle
@@ -26,6 +28,8 @@ struct ScimGateway: AsyncParsableCommand {
         var registry = PluginRegistry()
         registry.register(AuthenticationStage.self)
         registry.register(ManagedNamespaceStage.self)
+        registry.register(RateLimitStage.self)
+        registry.register(SchemaValidationStage.self)
         registry.register(SQLiteBackend.self)
         return registry
     }

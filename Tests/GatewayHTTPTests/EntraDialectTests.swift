@@ -276,7 +276,7 @@ import Testing
                     [
                         "op": "Add", "path": "members",
                         "value": [
-                            ["$ref": nil, "value": .string(alice)], ["$ref": nil, "value": .string(bob)], ["$ref": nil, "value": .string(carol)],
+                            ["$ref": .null, "value": .string(alice)], ["$ref": .null, "value": .string(bob)], ["$ref": .null, "value": .string(carol)],
                         ],
                     ]
                 ]),

@@ -107,7 +107,7 @@ import Testing
     @Test func addingAPresentMemberAndRemovingAnAbsentOneSucceed() throws {
         let result = try groups.apply(
             [
-                PatchOperation(op: .add, path: "members", value: [["$ref": nil, "value": "a"], ["value": "d"]]),
+                PatchOperation(op: .add, path: "members", value: [["$ref": .null, "value": "a"], ["value": "d"]]),
                 PatchOperation(op: .remove, path: "members", value: [["value": "zzz"]]),
             ],
             to: group

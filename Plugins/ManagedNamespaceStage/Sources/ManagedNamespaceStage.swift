@@ -98,7 +98,8 @@ public struct ManagedNamespaceStage: Stage {
         next: (SCIMRequest, GatewayContext) async throws -> SCIMResponse
     ) async throws -> SCIMResponse {
         var context = context
-        context.policy = policy
+        context.policy.onUnmanagedConflict = policy.onUnmanagedConflict
+        context.policy.role = policy.role
         do {
             try await check(request, context: context)
         } catch let error as SCIMError {

@@ -23,6 +23,8 @@ enum ResourceCodec {
         var displayName: String
         var externalID: String?
         var memberIDs: [String]
+        /// Attributes kept as sent (only with `storeUnsupportedAttributes`).
+        var attributes: [String: JSONValue] = [:]
     }
 
     static let columnAttributes: Set<String> = ["id", "meta", "schemas", "username", "externalid", "active", "groups"]
@@ -43,7 +45,7 @@ enum ResourceCodec {
         return text
     }
 
-    static func userDraft(from body: JSONValue) throws(SCIMError) -> UserDraft {
+    static func userDraft(from body: JSONValue, keepUnsupported: Bool = false) throws(SCIMError) -> UserDraft {
         guard let userName = try string(body[attribute: "userName"], attribute: "userName")?.trimmingCharacters(in: .whitespaces),
             !userName.isEmpty
         else {
@@ -53,7 +55,7 @@ enum ResourceCodec {
         // Left out: active (the default). Sent as null or removed by a PATCH: unassigned.
         var active: Bool? = true
         if let value = body[attribute: "active"] { active = value.isNull ? nil : try boolean(value, attribute: "active") }
-        let attributes = try canonicalUserAttributes(body)
+        let attributes = try canonicalUserAttributes(body, keepUnsupported: keepUnsupported)
         let email = try fulcrumEmail(attributes: attributes, userName: userName)
         let name = attributes["name"]?.objectValue
         return UserDraft(
@@ -82,7 +84,7 @@ enum ResourceCodec {
     }
 
     /// Canonicalises and type-checks the stored attributes of a User body.
-    static func canonicalUserAttributes(_ body: JSONValue) throws(SCIMError) -> [String: JSONValue] {
+    static func canonicalUserAttributes(_ body: JSONValue, keepUnsupported: Bool = false) throws(SCIMError) -> [String: JSONValue] {
         guard case .object(let members) = body else { throw SCIMError.invalidSyntax("a User must be a JSON object") }
         var result: [String: JSONValue] = [:]
         for (key, value) in members where !value.isNull {
@@ -100,7 +102,15 @@ enum ResourceCodec {
                 if !enterprise.isEmpty { result[SCIMSchema.enterpriseUser] = .object(enterprise) }
                 continue
             }
-            guard let definition = SchemaDefinition.user.attribute(key), definition.mutability != .readOnly else { continue }
+            if lowered.hasPrefix("urn:"), keepUnsupported {
+                result[key] = value
+                continue
+            }
+            guard let definition = SchemaDefinition.user.attribute(key) else {
+                if keepUnsupported { result[key] = value }
+                continue
+            }
+            guard definition.mutability != .readOnly else { continue }
             result[definition.name] = try canonical(value, definition: definition)
         }
         return result
@@ -163,14 +173,25 @@ enum ResourceCodec {
         }
     }
 
-    static func groupDraft(from body: JSONValue) throws(SCIMError) -> GroupDraft {
+    static let groupColumns: Set<String> = ["id", "meta", "schemas", "displayname", "externalid", "members"]
+
+    static func groupDraft(from body: JSONValue, keepUnsupported: Bool = false) throws(SCIMError) -> GroupDraft {
         guard let displayName = try string(body[attribute: "displayName"], attribute: "displayName")?.trimmingCharacters(in: .whitespaces),
             !displayName.isEmpty
         else {
             throw SCIMError.invalidValue("displayName is required")
         }
         let externalID = try string(body[attribute: "externalId"], attribute: "externalId")
-        return GroupDraft(displayName: displayName, externalID: externalID, memberIDs: try memberIDs(body[attribute: "members"]))
+        var attributes: [String: JSONValue] = [:]
+        if keepUnsupported, case .object(let members) = body {
+            for (key, value) in members where !groupColumns.contains(key.lowercased()) && !value.isNull { attributes[key] = value }
+        }
+        return GroupDraft(
+            displayName: displayName,
+            externalID: externalID,
+            memberIDs: try memberIDs(body[attribute: "members"]),
+            attributes: attributes
+        )
     }
 
     /// The `value`s of a `members` list, in order, without duplicates.

@@ -13,7 +13,7 @@ extension SQLiteBackend {
         let now = Timestamp.now
         do {
             if type == .user {
-                let draft = try ResourceCodec.userDraft(from: resource)
+                let draft = try ResourceCodec.userDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
                 let role = context.policy.role?(draft.attributes["roles"]) ?? .standard
                 return try await store.write { connection in
                     let conflict = try await Self.checkUserUniqueness(
@@ -47,16 +47,19 @@ extension SQLiteBackend {
                     )
                 }
             }
-            let draft = try ResourceCodec.groupDraft(from: resource)
+            let draft = try ResourceCodec.groupDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
             return try await store.write { connection in
                 try await Self.checkGroupName(draft.displayName, excluding: nil, organizationID: principal.organizationID, on: connection)
                 try await Self.checkMembers(draft.memberIDs, organizationID: principal.organizationID, on: connection)
                 _ = try await connection.query(
                     """
                     INSERT INTO groups (id, organization_id, name, managed, external_id, attributes, version, created_at, updated_at)
-                    VALUES (?, ?, ?, 1, ?, '{}', 1, ?, ?)
+                    VALUES (?, ?, ?, 1, ?, ?, 1, ?, ?)
                     """,
-                    [.text(id), .text(principal.organizationID), .text(draft.displayName), .optional(draft.externalID), .text(now), .text(now)]
+                    [
+                        .text(id), .text(principal.organizationID), .text(draft.displayName), .optional(draft.externalID),
+                        .text(try Self.encode(draft.attributes)), .text(now), .text(now),
+                    ]
                 )
                 for memberID in draft.memberIDs {
                     _ = try await connection.query("INSERT INTO group_members (group_id, member_id) VALUES (?, ?)", [.text(id), .text(memberID)])
@@ -203,7 +206,7 @@ extension SQLiteBackend {
             throw SCIMError(status: .badRequest, scimType: .mutability, detail: "id is read-only and cannot change")
         }
         if type == .user {
-            let draft = try ResourceCodec.userDraft(from: resource)
+            let draft = try ResourceCodec.userDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
             // An update never adopts: an email taken by any other member is a conflict.
             _ = try await checkUserUniqueness(draft, excluding: current.id, organizationID: principal.organizationID, adopting: false, on: connection)
             let currentRole = try await connection.query("SELECT role FROM members WHERE id = ?", [.text(current.id)]).first?.string("role")
@@ -223,12 +226,12 @@ extension SQLiteBackend {
             )
             return
         }
-        let draft = try ResourceCodec.groupDraft(from: resource)
+        let draft = try ResourceCodec.groupDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
         try await checkGroupName(draft.displayName, excluding: current.id, organizationID: principal.organizationID, on: connection)
         try await checkMembers(draft.memberIDs, organizationID: principal.organizationID, on: connection)
         _ = try await connection.query(
-            "UPDATE groups SET name = ?, external_id = ?, version = version + 1, updated_at = ? WHERE id = ?",
-            [.text(draft.displayName), .optional(draft.externalID), .text(now), .text(current.id)]
+            "UPDATE groups SET name = ?, external_id = ?, attributes = ?, version = version + 1, updated_at = ? WHERE id = ?",
+            [.text(draft.displayName), .optional(draft.externalID), .text(try encode(draft.attributes)), .text(now), .text(current.id)]
         )
         let existing = Set(
             try await connection.query("SELECT member_id FROM group_members WHERE group_id = ?", [.text(current.id)]).compactMap {
@@ -462,11 +465,12 @@ extension SQLiteBackend {
         }
         return rows.map { row in
             let id = row.string("id") ?? ""
-            var body: [String: JSONValue] = [
+            var body = decode(row.string("attributes"))
+            body.merge([
                 "schemas": [.string(SCIMSchema.group)],
                 "id": .string(id),
                 "displayName": .string(row.string("name") ?? ""),
-            ]
+            ]) { _, column in column }
             if withMembers { body["members"] = .array(members[id] ?? []) }
             if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
             let (meta, version) = meta(row, type: .group, id: id, baseURL: baseURL)

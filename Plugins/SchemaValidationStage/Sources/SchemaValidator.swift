@@ -1,0 +1,372 @@
+import Foundation
+import GatewayCore
+
+/// Validates SCIM bodies against the published schemas. Pure: no I/O, no state.
+struct SchemaValidator: Sendable {
+    let enforceCanonicalValues: Bool
+
+    func core(_ type: ResourceType) -> SchemaDefinition { type == .user ? .user : .group }
+    func extensions(_ type: ResourceType) -> [SchemaDefinition] { type == .user ? [.enterpriseUser] : [] }
+
+    /// Schema URNs a client may list in `schemas` without them being unsupported.
+    func knownSchemaIDs(_ type: ResourceType) -> Set<String> {
+        var ids = Set(([core(type)] + extensions(type)).map { $0.id.lowercased() })
+        if type == .group { ids.insert(SCIMSchema.microsoftGroup.lowercased()) }
+        return ids
+    }
+
+    // MARK: Resources
+
+    func validateResource(_ body: JSONValue, type: ResourceType, dropUnsupported: Bool, unsupported: inout [String]) throws(SCIMError) -> JSONValue {
+        guard case .object(let members) = body else { throw SCIMError.invalidSyntax("a \(type.name) must be a JSON object") }
+        var result: [String: JSONValue] = [:]
+        let schema = core(type)
+        for (key, value) in members {
+            let lowered = key.lowercased()
+            switch lowered {
+            case "schemas":
+                guard value.isNull || (value.arrayValue?.allSatisfy { $0.stringValue != nil } ?? false) else {
+                    throw SCIMError.invalidValue("schemas must be a list of schema URNs")
+                }
+                result[key] = value
+                continue
+            case "id":
+                result[key] = value  // the backend refuses a different id with 400 mutability
+                continue
+            case "meta":
+                continue  // read-only: ignored on input
+            case "externalid":
+                guard value.isNull || value.stringValue != nil else { throw SCIMError.invalidValue("externalId must be a string") }
+                result[key] = value
+                continue
+            default:
+                break
+            }
+            if lowered.hasPrefix("urn:") {
+                if lowered == schema.id.lowercased(), case .object(let inner) = value {
+                    // Core attributes qualified by the core URN as an object: validate them as core attributes.
+                    var nested: [String: JSONValue] = [:]
+                    for (innerKey, innerValue) in inner {
+                        if let kept = try validateAttribute(innerKey, innerValue, schema: schema, dropUnsupported: dropUnsupported, unsupported: &unsupported) {
+                            nested[innerKey] = kept
+                        }
+                    }
+                    result.merge(nested) { first, _ in first }
+                    continue
+                }
+                guard let extensionSchema = extensions(type).first(where: { $0.id.lowercased() == lowered }) else {
+                    unsupported.append(key)
+                    if !dropUnsupported { result[key] = value }
+                    continue
+                }
+                guard !value.isNull else { continue }
+                guard case .object(let inner) = value else { throw SCIMError.invalidValue("\(key) must be an object") }
+                var validated: [String: JSONValue] = [:]
+                for (innerKey, innerValue) in inner {
+                    if let kept = try validateAttribute(
+                        innerKey,
+                        innerValue,
+                        schema: extensionSchema,
+                        dropUnsupported: dropUnsupported,
+                        unsupported: &unsupported,
+                        prefix: key + ":"
+                    ) {
+                        validated[innerKey] = kept
+                    }
+                }
+                result[key] = .object(validated)
+                continue
+            }
+            if let kept = try validateAttribute(key, value, schema: schema, dropUnsupported: dropUnsupported, unsupported: &unsupported) {
+                result[key] = kept
+            }
+        }
+        for attribute in schema.attributes where attribute.required {
+            let value = result.first { $0.key.lowercased() == attribute.name.lowercased() }?.value
+            guard let value, !value.isNull else { throw SCIMError.invalidValue("\(attribute.name) is required") }
+        }
+        return .object(result)
+    }
+
+    /// Validates one attribute; `nil` when it is dropped (read-only, or unsupported and dropped).
+    func validateAttribute(
+        _ key: String,
+        _ value: JSONValue,
+        schema: SchemaDefinition,
+        dropUnsupported: Bool,
+        unsupported: inout [String],
+        prefix: String = ""
+    ) throws(SCIMError) -> JSONValue? {
+        guard let definition = schema.attribute(key) else {
+            unsupported.append(prefix + key)
+            return dropUnsupported ? nil : value
+        }
+        if definition.mutability == .readOnly { return nil }
+        return try validate(value, definition: definition, path: prefix + definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+    }
+
+    func validate(
+        _ value: JSONValue,
+        definition: AttributeDefinition,
+        path: String,
+        dropUnsupported: Bool,
+        unsupported: inout [String]
+    ) throws(SCIMError) -> JSONValue {
+        if value.isNull { return value }
+        if definition.multiValued {
+            guard case .array(let items) = value else { throw SCIMError.invalidValue("\(path) is multi-valued: send a list") }
+            var result: [JSONValue] = []
+            var primaries = 0
+            for item in items where !item.isNull {
+                let element = try validateSingle(item, definition: definition, path: path, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+                if let primary = element[attribute: "primary"], (try? Self.boolean(primary, path: path)) == true { primaries += 1 }
+                result.append(element)
+            }
+            guard primaries <= 1 else { throw SCIMError.invalidValue("at most one of \(path) may be primary; \(primaries) are") }
+            return .array(result)
+        }
+        return try validateSingle(value, definition: definition, path: path, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+    }
+
+    func validateSingle(
+        _ value: JSONValue,
+        definition: AttributeDefinition,
+        path: String,
+        dropUnsupported: Bool,
+        unsupported: inout [String]
+    ) throws(SCIMError) -> JSONValue {
+        guard definition.type == .complex else { return try scalar(value, definition: definition, path: path) }
+        // Entra sends the enterprise manager as a bare id.
+        if definition.name == "manager", value.stringValue != nil { return value }
+        guard case .object(let members) = value else { throw SCIMError.invalidValue("\(path) must be an object") }
+        var result: [String: JSONValue] = [:]
+        for (key, inner) in members {
+            guard let sub = definition.subAttribute(key) else {
+                unsupported.append("\(path).\(key)")
+                if !dropUnsupported { result[key] = inner }
+                continue
+            }
+            if sub.mutability == .readOnly { continue }
+            result[key] = inner.isNull ? inner : try scalar(inner, definition: sub, path: "\(path).\(sub.name)")
+        }
+        return .object(result)
+    }
+
+    func scalar(_ value: JSONValue, definition: AttributeDefinition, path: String) throws(SCIMError) -> JSONValue {
+        switch definition.type {
+        case .boolean:
+            _ = try Self.boolean(value, path: path)
+        case .string, .reference:
+            guard let text = value.stringValue else { throw SCIMError.invalidValue("\(path) must be a string") }
+            if enforceCanonicalValues, !definition.canonicalValues.isEmpty,
+                !definition.canonicalValues.contains(where: { $0.lowercased() == text.lowercased() })
+            {
+                throw SCIMError.invalidValue("\(path) must be one of \(definition.canonicalValues.joined(separator: ", ")), not '\(text)'")
+            }
+        case .dateTime:
+            guard let text = value.stringValue, (try? Date.ISO8601FormatStyle().parse(text)) != nil
+                || (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) != nil
+            else { throw SCIMError.invalidValue("\(path) must be an xsd:dateTime string") }
+        case .integer:
+            guard value.intValue != nil else { throw SCIMError.invalidValue("\(path) must be an integer") }
+        case .decimal:
+            switch value {
+            case .integer, .number: break
+            default: throw SCIMError.invalidValue("\(path) must be a number")
+            }
+        case .complex:
+            throw SCIMError.invalidValue("\(path) must not be nested further")
+        }
+        return value
+    }
+
+    static func boolean(_ value: JSONValue, path: String) throws(SCIMError) -> Bool {
+        switch value {
+        case .bool(let flag): return flag
+        case .string(let text) where ["true", "false"].contains(text.lowercased()): return text.lowercased() == "true"
+        default: throw SCIMError.invalidValue("\(path) must be true or false")
+        }
+    }
+
+    // MARK: PATCH
+
+    /// A PATCH path, resolved against the schemas.
+    struct Target {
+        var schema: SchemaDefinition
+        var definition: AttributeDefinition?
+        var wholeExtension: Bool
+        var hasFilter: Bool
+        var subAttribute: AttributeDefinition?
+        var subName: String?
+    }
+
+    func resolve(_ path: String, type: ResourceType) throws(SCIMError) -> Target? {
+        func invalid() -> SCIMError { SCIMError(status: .badRequest, scimType: .invalidPath, detail: "'\(path)' is not a valid path") }
+        var attributeText = path
+        var subName: String?
+        var hasFilter = false
+        if let open = path.firstIndex(of: "[") {
+            guard let close = path.lastIndex(of: "]"), close > open else { throw invalid() }
+            attributeText = String(path[..<open])
+            hasFilter = true
+            let rest = path[path.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix("."), rest.count > 1 else { throw invalid() }
+                subName = String(rest.dropFirst())
+            }
+        }
+        if let whole = extensions(type).first(where: { $0.id.lowercased() == attributeText.lowercased() }), !hasFilter {
+            return Target(schema: whole, definition: nil, wholeExtension: true, hasFilter: false, subAttribute: nil, subName: nil)
+        }
+        let parsed: AttributePath
+        do {
+            parsed = try AttributePath(parsing: attributeText, forFilter: false)
+        } catch {
+            throw invalid()
+        }
+        var schema = core(type)
+        if let urn = parsed.schema, urn.lowercased() != schema.id.lowercased() {
+            guard let found = extensions(type).first(where: { $0.id.lowercased() == urn.lowercased() }) else { return nil }
+            schema = found
+        }
+        if subName == nil { subName = parsed.subAttribute }
+        guard let definition = schema.attribute(parsed.name) else {
+            if ["id", "meta", "schemas", "externalid"].contains(parsed.name.lowercased()) {
+                return Target(schema: schema, definition: nil, wholeExtension: false, hasFilter: hasFilter, subAttribute: nil, subName: subName)
+            }
+            return nil
+        }
+        let sub = subName.flatMap { definition.subAttribute($0) }
+        return Target(schema: schema, definition: definition, wholeExtension: false, hasFilter: hasFilter, subAttribute: sub, subName: subName)
+    }
+
+    func validatePatch(
+        _ operations: [PatchOperation],
+        type: ResourceType,
+        dropUnsupported: Bool,
+        unsupported: inout [String]
+    ) throws(SCIMError) -> [PatchOperation] {
+        var kept: [PatchOperation] = []
+        for operation in operations {
+            guard let path = operation.path else {
+                guard case .object(let members) = operation.value else {
+                    throw SCIMError.invalidValue("\(operation.op.rawValue) without a path needs an object value")
+                }
+                var value: [String: JSONValue] = [:]
+                for (key, inner) in members {
+                    if key.lowercased() == "schemas" { continue }
+                    if let target = try resolve(key, type: type) {
+                        value[key] = try validateValue(inner, target: target, op: operation.op, path: key, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+                    } else {
+                        unsupported.append(key)
+                        if !dropUnsupported { value[key] = inner }
+                    }
+                }
+                if !value.isEmpty { kept.append(PatchOperation(op: operation.op, path: nil, value: .object(value))) }
+                continue
+            }
+            guard let target = try resolve(path, type: type) else {
+                unsupported.append(path)
+                if !dropUnsupported { kept.append(operation) }
+                continue
+            }
+            var checked = operation
+            if operation.op != .remove, let value = operation.value {
+                checked.value = try validateValue(value, target: target, op: operation.op, path: path, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+            } else {
+                try checkMutability(target, op: operation.op, path: path)
+            }
+            kept.append(checked)
+        }
+        return kept
+    }
+
+    func checkMutability(_ target: Target, op: PatchOperation.Op, path: String) throws(SCIMError) {
+        let attributeName = target.definition?.name.lowercased()
+        if target.definition == nil, !target.wholeExtension, let name = path.split(separator: "[").first?.split(separator: ".").first?.lowercased(),
+            ["id", "meta", "schemas"].contains(name)
+        {
+            throw SCIMError(status: .badRequest, scimType: .mutability, detail: "\(path) is read-only")
+        }
+        if target.definition?.mutability == .readOnly || target.subAttribute?.mutability == .readOnly {
+            throw SCIMError(status: .badRequest, scimType: .mutability, detail: "\(path) is read-only")
+        }
+        if op == .replace, target.subAttribute?.mutability == .immutable || target.definition?.mutability == .immutable {
+            throw SCIMError(status: .badRequest, scimType: .mutability, detail: "\(path) is immutable: it cannot be replaced")
+        }
+        _ = attributeName
+    }
+
+    func validateValue(
+        _ value: JSONValue,
+        target: Target,
+        op: PatchOperation.Op,
+        path: String,
+        dropUnsupported: Bool,
+        unsupported: inout [String]
+    ) throws(SCIMError) -> JSONValue {
+        try checkMutability(target, op: op, path: path)
+        if target.wholeExtension {
+            guard case .object(let members) = value else { throw SCIMError.invalidValue("\(path) takes an object value") }
+            var result: [String: JSONValue] = [:]
+            for (key, inner) in members {
+                if key.lowercased() == "schemas" { continue }
+                if let kept = try validateAttribute(key, inner, schema: target.schema, dropUnsupported: dropUnsupported, unsupported: &unsupported, prefix: path + ":") {
+                    result[key] = kept
+                }
+            }
+            return .object(result)
+        }
+        guard let definition = target.definition else {
+            // externalId
+            guard value.isNull || value.stringValue != nil else { throw SCIMError.invalidValue("\(path) must be a string") }
+            return value
+        }
+        if let subName = target.subName {
+            guard let sub = target.subAttribute else {
+                unsupported.append(path)
+                return value
+            }
+            return try scalar(value, definition: sub, path: "\(definition.name).\(sub.name)")
+        }
+        if target.hasFilter {
+            return try validateSingle(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+        }
+        if definition.multiValued {
+            // A single element is accepted for add/replace and treated as a one-element list.
+            let list: JSONValue = value.arrayValue != nil ? value : [value]
+            return try validate(list, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+        }
+        if definition.type == .complex, case .object = value {
+            return try validateSingle(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+        }
+        return try validate(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+    }
+
+    /// How many group members an operation adds or removes.
+    static func memberCount(_ operation: PatchOperation) -> Int {
+        func count(_ value: JSONValue?) -> Int {
+            guard let value, !value.isNull else { return 0 }
+            return value.arrayValue?.count ?? 1
+        }
+        if let path = operation.path {
+            guard path.lowercased().hasPrefix("members") else { return 0 }
+            return path.contains("[") ? 1 : count(operation.value)
+        }
+        return count(operation.value?[attribute: "members"])
+    }
+
+    static func patchBody(_ operations: [PatchOperation]) -> JSONValue {
+        [
+            "schemas": [.string(SCIMSchema.patchOp)],
+            "Operations": .array(
+                operations.map { operation in
+                    var entry: [String: JSONValue] = ["op": .string(operation.op.rawValue)]
+                    if let path = operation.path { entry["path"] = .string(path) }
+                    if let value = operation.value { entry["value"] = value }
+                    return .object(entry)
+                }
+            ),
+        ]
+    }
+}
