@@ -88,8 +88,8 @@ let package = Package(
         .executableTarget(
             name: "scim-gateway",
             dependencies: [
-                "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "ManagedNamespaceStage", "RateLimitStage", "SchemaValidationStage", "SQLiteBackend",
-                log,
+                "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "ManagedNamespaceStage", "RateLimitStage", "SchemaValidationStage",
+                "AttributeMappingStage", "SQLiteBackend", log,
                 metrics,
                 lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -117,7 +117,7 @@ let package = Package(
             name: "GatewayHTTPTests",
             dependencies: [
                 "GatewayHTTP", "GatewayTesting", "AuthenticationStage", "ManagedNamespaceStage", "RateLimitStage", "SchemaValidationStage",
-                "SQLiteBackend",
+                "AttributeMappingStage", "SQLiteBackend",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -137,6 +137,7 @@ let package = Package(
         + gatewayPlugin("ManagedNamespaceStage")
         + gatewayPlugin("RateLimitStage")
         + gatewayPlugin("SchemaValidationStage")
+        + gatewayPlugin("AttributeMappingStage")
         + gatewayPlugin(
             "SQLiteBackend",
             dependencies: [

@@ -21,13 +21,15 @@ public struct Discovery: Sendable {
 
     public var features: Features
     public var maxResults: Int
-    public var schemas: [SchemaDefinition]
+    public var catalog: SchemaCatalog
 
-    public init(features: Features, maxResults: Int, schemas: [SchemaDefinition] = SchemaDefinition.all) {
+    public init(features: Features, maxResults: Int, catalog: SchemaCatalog = .standard) {
         self.features = features
         self.maxResults = maxResults
-        self.schemas = schemas
+        self.catalog = catalog
     }
+
+    var schemas: [SchemaDefinition] { catalog.all }
 
     public func serviceProviderConfig(baseURL: String) -> JSONValue {
         [
@@ -63,11 +65,7 @@ public struct Discovery: Sendable {
             "schema": .string(type.schema),
             "meta": ["resourceType": "ResourceType", "location": .string("\(baseURL)/ResourceTypes/\(type.name)")],
         ]
-        if type == .user {
-            members["schemaExtensions"] = [["schema": .string(SCIMSchema.enterpriseUser), "required": false]]
-        } else {
-            members["schemaExtensions"] = []
-        }
+        members["schemaExtensions"] = .array(catalog.extensions(type).map { ["schema": .string($0.id), "required": false] })
         return .object(members)
     }
 

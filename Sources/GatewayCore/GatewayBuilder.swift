@@ -19,7 +19,12 @@ public struct AssembledGateway: Sendable {
         logger: Logger,
         metricsFactory: any MetricsFactory
     ) async throws -> AssembledGateway {
-        var context = PluginContext(logger: logger, metricsFactory: metricsFactory, configurationDirectory: document.directory)
+        var context = PluginContext(
+            logger: logger,
+            metricsFactory: metricsFactory,
+            configurationDirectory: document.directory,
+            schemas: document.scim.catalog
+        )
         context.logger[metadataKey: "gateway.plugin"] = .string(document.backend.name.rawValue)
         let backend = try await registry.makeBackend(document.backend, context: context)
         context.logger[metadataKey: "gateway.plugin"] = nil
@@ -53,10 +58,16 @@ public struct AssembledGateway: Sendable {
         let dispatcher = SCIMDispatcher(
             backend: backend,
             configuration: scim,
-            discovery: Discovery(features: .init(patch: true, filter: true, sort: true, etag: true), maxResults: scim.maxPageSize)
+            discovery: Discovery(
+                features: .init(patch: true, filter: true, sort: true, etag: true),
+                maxResults: scim.maxPageSize,
+                catalog: scim.catalog
+            )
         )
         self.backend = backend
-        self.pipeline = Pipeline(stages: stages) { request, context in try await dispatcher.handle(request, context: context) }
+        self.pipeline = Pipeline(stages: stages, schemas: scim.catalog) { request, context in
+            try await dispatcher.handle(request, context: context)
+        }
         self.server = server
         self.directory = directory
         self.bootstrap = bootstrap

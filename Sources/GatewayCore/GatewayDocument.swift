@@ -166,19 +166,99 @@ public struct SCIMConfiguration: Codable, Sendable, Hashable {
     public var defaultPageSize: Int = 100
     /// Largest page returned, whatever `count` asks. Default 1000.
     public var maxPageSize: Int = 1000
+    /// Extension schemas of this deployment, published in `/Schemas` and stored with the resources. Default none.
+    public var extensions: [ExtensionSchema] = []
 
     public init() {}
+
+    /// A declared extension schema: `id` is its URN; its attributes are simple (not complex).
+    public struct ExtensionSchema: Codable, Sendable, Hashable {
+        public var id: String
+        public var name: String
+        public var description: String = ""
+        /// `User` or `Group`. Default `User`.
+        public var resourceType: String = "User"
+        public var attributes: [Attribute]
+
+        public struct Attribute: Codable, Sendable, Hashable {
+            public var name: String
+            /// `string`, `boolean`, `integer`, `decimal`, `dateTime` or `reference`. Default `string`.
+            public var type: AttributeDefinition.DataType = .string
+            public var multiValued: Bool = false
+            public var caseExact: Bool = false
+            public var description: String = ""
+
+            public init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                name = try c.decode(String.self, forKey: .name)
+                type = try c.decodeIfPresent(AttributeDefinition.DataType.self, forKey: .type) ?? type
+                multiValued = try c.decodeIfPresent(Bool.self, forKey: .multiValued) ?? multiValued
+                caseExact = try c.decodeIfPresent(Bool.self, forKey: .caseExact) ?? caseExact
+                description = try c.decodeIfPresent(String.self, forKey: .description) ?? description
+            }
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            name = try c.decode(String.self, forKey: .name)
+            description = try c.decodeIfPresent(String.self, forKey: .description) ?? description
+            resourceType = try c.decodeIfPresent(String.self, forKey: .resourceType) ?? resourceType
+            attributes = try c.decode([Attribute].self, forKey: .attributes)
+        }
+
+        var definition: SchemaDefinition {
+            SchemaDefinition(
+                id: id,
+                name: name,
+                description: description,
+                attributes: attributes.map {
+                    AttributeDefinition($0.name, $0.type, multiValued: $0.multiValued, caseExact: $0.caseExact, description: $0.description)
+                }
+            )
+        }
+    }
+
+    /// The catalog of every schema served: the built-in ones and ``extensions``.
+    public var catalog: SchemaCatalog {
+        SchemaCatalog(
+            userExtensions: extensions.filter { $0.resourceType == "User" }.map(\.definition),
+            groupExtensions: extensions.filter { $0.resourceType == "Group" }.map(\.definition)
+        )
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         defaultPageSize = try c.decodeIfPresent(Int.self, forKey: .defaultPageSize) ?? defaultPageSize
         maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? maxPageSize
+        extensions = try c.decodeIfPresent([ExtensionSchema].self, forKey: .extensions) ?? extensions
     }
 
     func validate(path: String) throws(ConfigurationError) {
         guard maxPageSize >= 1 else { throw .invalidValue("\(path).maxPageSize", "must be at least 1") }
         guard (1...maxPageSize).contains(defaultPageSize) else {
             throw .invalidValue("\(path).defaultPageSize", "must be between 1 and maxPageSize (\(maxPageSize))")
+        }
+        var seen = Set(SchemaCatalog.standard.all.map { $0.id.lowercased() })
+        for (index, schema) in extensions.enumerated() {
+            let at = "\(path).extensions[\(index)]"
+            guard schema.id.lowercased().hasPrefix("urn:"), schema.id.split(separator: ":").count >= 3 else {
+                throw .invalidValue("\(at).id", "must be a URN (urn:…)")
+            }
+            guard seen.insert(schema.id.lowercased()).inserted else { throw .invalidValue("\(at).id", "\(schema.id) is already defined") }
+            guard ["User", "Group"].contains(schema.resourceType) else { throw .invalidValue("\(at).resourceType", "must be User or Group") }
+            guard !schema.attributes.isEmpty else { throw .invalidValue("\(at).attributes", "must list at least one attribute") }
+            var names = Set<String>()
+            for (attributeIndex, attribute) in schema.attributes.enumerated() {
+                let attributePath = "\(at).attributes[\(attributeIndex)]"
+                guard (try? AttributePath(parsing: attribute.name)) != nil, !attribute.name.contains(".") else {
+                    throw .invalidValue("\(attributePath).name", "'\(attribute.name)' is not an attribute name")
+                }
+                guard attribute.type != .complex else { throw .invalidValue("\(attributePath).type", "complex attributes cannot be declared") }
+                guard names.insert(attribute.name.lowercased()).inserted else {
+                    throw .invalidValue("\(attributePath).name", "\(attribute.name) is declared twice")
+                }
+            }
         }
     }
 }

@@ -9,16 +9,25 @@ public import SCIMCore
 public struct Pipeline: Sendable {
     /// The stages, in the order they see a request.
     public let stages: [any Stage]
+    /// The schemas every request is served with.
+    public let schemas: SchemaCatalog
     let terminal: @Sendable (SCIMRequest, GatewayContext) async throws -> SCIMResponse
 
-    public init(stages: [any Stage], terminal: @escaping @Sendable (SCIMRequest, GatewayContext) async throws -> SCIMResponse) {
+    public init(
+        stages: [any Stage],
+        schemas: SchemaCatalog = .standard,
+        terminal: @escaping @Sendable (SCIMRequest, GatewayContext) async throws -> SCIMResponse
+    ) {
         self.stages = stages
+        self.schemas = schemas
         self.terminal = terminal
     }
 
     /// Runs `request` through every stage and the terminal handler.
     public func handle(_ request: SCIMRequest, context: GatewayContext) async throws -> SCIMResponse {
-        try await run(from: 0, request, context)
+        var context = context
+        context.schemas = schemas
+        return try await run(from: 0, request, context)
     }
 
     private func run(from index: Int, _ request: SCIMRequest, _ context: GatewayContext) async throws -> SCIMResponse {

@@ -11,17 +11,21 @@ public struct PluginContext: Sendable {
     public var configurationDirectory: URL
     /// The backend, built before any stage, for stages that call it directly (authentication).
     public var backend: (any BackendAdapter)?
+    /// The schemas the gateway serves, declared extensions included.
+    public var schemas: SchemaCatalog
 
     public init(
         logger: Logger,
         metricsFactory: any MetricsFactory,
         configurationDirectory: URL,
-        backend: (any BackendAdapter)? = nil
+        backend: (any BackendAdapter)? = nil,
+        schemas: SchemaCatalog = .standard
     ) {
         self.logger = logger
         self.metricsFactory = metricsFactory
         self.configurationDirectory = configurationDirectory
         self.backend = backend
+        self.schemas = schemas
     }
 
     /// Resolves `path` against the configuration file's directory unless it is absolute.
@@ -42,13 +46,23 @@ public struct GatewayContext: Sendable {
     public var baseURL: String
     /// Fulcrum rules for the backend, set by the `managed-namespace` stage.
     public var policy: ProvisioningPolicy
+    /// The schemas the gateway serves, declared extensions included.
+    public var schemas: SchemaCatalog
 
-    public init(requestID: String, principal: Principal? = nil, logger: Logger, baseURL: String, policy: ProvisioningPolicy = .default) {
+    public init(
+        requestID: String,
+        principal: Principal? = nil,
+        logger: Logger,
+        baseURL: String,
+        policy: ProvisioningPolicy = .default,
+        schemas: SchemaCatalog = .standard
+    ) {
         self.requestID = requestID
         self.principal = principal
         self.logger = logger
         self.baseURL = baseURL
         self.policy = policy
+        self.schemas = schemas
     }
 
     /// The principal, or 401 when no authentication stage ran.

@@ -17,6 +17,9 @@ public struct ProvisioningPolicy: Sendable {
     public var storeUnsupportedAttributes = false
     /// Maps a user's `roles` (as stored) to a Fulcrum role; never returns `.owner`. `nil`: roles are not mapped.
     public var role: (@Sendable (_ roles: JSONValue?) -> MemberRole)?
+    /// Rewrites a user as it is about to be stored and names the Fulcrum member fields it sets (the
+    /// `attribute-mapping` stage). Called with the final representation of every create, replace and patch.
+    public var mapping: (@Sendable (_ user: JSONValue, _ organizationID: String) throws -> (JSONValue, MemberFields))?
 
     public init(onUnmanagedConflict: UnmanagedConflict = .reject, role: (@Sendable (_ roles: JSONValue?) -> MemberRole)? = nil) {
         self.onUnmanagedConflict = onUnmanagedConflict
@@ -25,4 +28,18 @@ public struct ProvisioningPolicy: Sendable {
 
     /// The defaults of a pipeline without the `managed-namespace` stage.
     public static let `default` = ProvisioningPolicy()
+}
+
+/// Fulcrum member fields set by an attribute mapping; `nil` leaves the backend's own derivation (primary or work
+/// email, `name.givenName`, `name.familyName`).
+public struct MemberFields: Sendable, Hashable {
+    public var email: String?
+    public var firstName: String?
+    public var lastName: String?
+
+    public init(email: String? = nil, firstName: String? = nil, lastName: String? = nil) {
+        self.email = email
+        self.firstName = firstName
+        self.lastName = lastName
+    }
 }

@@ -84,7 +84,7 @@ public struct FakeBackend: BackendAdapter {
     {
         record("patch \(type)")
         let current = try await get(id: id, in: type, projection: .all, context: context)
-        let patched = try PatchEngine(schemas: SchemaDefinition.all, coreSchema: type.schema).apply(operations, to: current.body)
+        let patched = try PatchEngine(schemas: context.schemas.schemas(type), coreSchema: type.schema).apply(operations, to: current.body)
         let stored = SCIMResource(id: id, version: "W/\"2\"", body: patched)
         state.resources.withLock { $0["\(type)/\(id)"] = stored }
         return stored

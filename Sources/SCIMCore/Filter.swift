@@ -33,6 +33,12 @@ public indirect enum Filter: Sendable, Hashable {
         }
     }
 
+    /// Evaluates the filter against one element of a multi-valued attribute (its paths name sub-attributes), as
+    /// value filters in PATCH paths do. String comparisons ignore case.
+    public func matches(_ element: JSONValue) -> Bool {
+        PatchEngine.matches(self, element)
+    }
+
     /// Parses filter text.
     /// - Throws: ``SCIMError`` 400 `invalidFilter` naming what is wrong and where.
     public init(parsing text: String) throws(SCIMError) {

@@ -1,6 +1,6 @@
 /// An attribute definition of RFC 7643 §7, as `/Schemas` publishes it and the server enforces it.
 public struct AttributeDefinition: Sendable, Hashable {
-    public enum DataType: String, Sendable, Hashable {
+    public enum DataType: String, Sendable, Hashable, Codable {
         case string, boolean, decimal, integer, dateTime, reference, complex
     }
 

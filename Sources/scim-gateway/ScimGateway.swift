@@ -1,14 +1,15 @@
 import ArgumentParser
+import AttributeMappingStage
 import AuthenticationStage
 import Foundation
 import GatewayCore
 import GatewayHTTP
 import Logging
 import ManagedNamespaceStage
-import RateLimitStage
-import SchemaValidationStage
 import Metrics
+import RateLimitStage
 import SQLiteBackend
+import SchemaValidationStage
 import ServiceLifecycle
 import UnixSignals
 
@@ -30,6 +31,7 @@ struct ScimGateway: AsyncParsableCommand {
         registry.register(ManagedNamespaceStage.self)
         registry.register(RateLimitStage.self)
         registry.register(SchemaValidationStage.self)
+        registry.register(AttributeMappingStage.self)
         registry.register(SQLiteBackend.self)
         return registry
     }

@@ -276,7 +276,8 @@ import Testing
                     [
                         "op": "Add", "path": "members",
                         "value": [
-                            ["$ref": .null, "value": .string(alice)], ["$ref": .null, "value": .string(bob)], ["$ref": .null, "value": .string(carol)],
+                            ["$ref": .null, "value": .string(alice)], ["$ref": .null, "value": .string(bob)],
+                            ["$ref": .null, "value": .string(carol)],
                         ],
                     ]
                 ]),

@@ -1,8 +1,8 @@
 import GatewayCore
 import GatewayTesting
+import Logging
 import RateLimitStage
 import Synchronization
-import Logging
 import Testing
 
 /// A hand-driven clock in seconds.
@@ -38,7 +38,11 @@ final class ManualClock: Sendable {
         #expect(error?.detail.contains("token") == true)
         #expect(next.recorded.count == 3)
         // Another token of another organization is not affected; after half a second this one may go again.
-        _ = try await stage.handle(SCIMRequest(operation: .search(.user)), context: context(organization: "org-2", token: "t-2"), next: next.callAsFunction)
+        _ = try await stage.handle(
+            SCIMRequest(operation: .search(.user)),
+            context: context(organization: "org-2", token: "t-2"),
+            next: next.callAsFunction
+        )
         clock.advance(by: 0.5)
         _ = try await stage.handle(SCIMRequest(operation: .search(.user)), context: context(), next: next.callAsFunction)
         #expect(next.recorded.count == 5)
@@ -120,7 +124,12 @@ final class ManualClock: Sendable {
         registry.register(ProbeStage.self)
         let parsed = try GatewayDocument(yaml: document, directory: TemporaryDirectory.make())
         let error = await #expect(throws: ConfigurationError.self) {
-            try await AssembledGateway.build(parsed, registry: registry, logger: .init(label: "t"), metricsFactory: PluginContext.test().metricsFactory)
+            try await AssembledGateway.build(
+                parsed,
+                registry: registry,
+                logger: .init(label: "t"),
+                metricsFactory: PluginContext.test().metricsFactory
+            )
         }
         #expect(error?.path == path, "\(String(describing: error))")
     }

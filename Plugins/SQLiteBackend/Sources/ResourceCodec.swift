@@ -45,7 +45,7 @@ enum ResourceCodec {
         return text
     }
 
-    static func userDraft(from body: JSONValue, keepUnsupported: Bool = false) throws(SCIMError) -> UserDraft {
+    static func userDraft(from body: JSONValue, keepUnsupported: Bool = false, schemas: SchemaCatalog = .standard) throws(SCIMError) -> UserDraft {
         guard let userName = try string(body[attribute: "userName"], attribute: "userName")?.trimmingCharacters(in: .whitespaces),
             !userName.isEmpty
         else {
@@ -55,7 +55,7 @@ enum ResourceCodec {
         // Left out: active (the default). Sent as null or removed by a PATCH: unassigned.
         var active: Bool? = true
         if let value = body[attribute: "active"] { active = value.isNull ? nil : try boolean(value, attribute: "active") }
-        let attributes = try canonicalUserAttributes(body, keepUnsupported: keepUnsupported)
+        let attributes = try canonicalAttributes(body, type: .user, keepUnsupported: keepUnsupported, schemas: schemas)
         let email = try fulcrumEmail(attributes: attributes, userName: userName)
         let name = attributes["name"]?.objectValue
         return UserDraft(
@@ -83,30 +83,40 @@ enum ResourceCodec {
         return SQLiteBackend.looksLikeEmail(userName) ? userName : nil
     }
 
-    /// Canonicalises and type-checks the stored attributes of a User body.
-    static func canonicalUserAttributes(_ body: JSONValue, keepUnsupported: Bool = false) throws(SCIMError) -> [String: JSONValue] {
-        guard case .object(let members) = body else { throw SCIMError.invalidSyntax("a User must be a JSON object") }
+    /// Canonicalises and type-checks the stored attributes of a body: core attributes and the extensions the catalog
+    /// knows for `type`, under their canonical names.
+    static func canonicalAttributes(
+        _ body: JSONValue,
+        type: ResourceType,
+        columns: Set<String> = columnAttributes,
+        keepUnsupported: Bool = false,
+        schemas: SchemaCatalog = .standard
+    ) throws(SCIMError) -> [String: JSONValue] {
+        guard case .object(let members) = body else { throw SCIMError.invalidSyntax("a \(type.name) must be a JSON object") }
         var result: [String: JSONValue] = [:]
         for (key, value) in members where !value.isNull {
             let lowered = key.lowercased()
-            if columnAttributes.contains(lowered) { continue }
-            if lowered == SCIMSchema.enterpriseUser.lowercased() {
+            if columns.contains(lowered) { continue }
+            if let extensionSchema = schemas.extensionSchema(key, of: type) {
                 guard case .object(let inner) = value else {
-                    throw SCIMError.invalidValue("\(SCIMSchema.enterpriseUser) must be an object")
+                    throw SCIMError.invalidValue("\(extensionSchema.id) must be an object")
                 }
-                var enterprise: [String: JSONValue] = [:]
+                var stored: [String: JSONValue] = [:]
                 for (innerKey, innerValue) in inner where !innerValue.isNull {
-                    guard let definition = SchemaDefinition.enterpriseUser.attribute(innerKey) else { continue }
-                    enterprise[definition.name] = try canonical(innerValue, definition: definition)
+                    guard let definition = extensionSchema.attribute(innerKey) else {
+                        if keepUnsupported { stored[innerKey] = innerValue }
+                        continue
+                    }
+                    stored[definition.name] = try canonical(innerValue, definition: definition)
                 }
-                if !enterprise.isEmpty { result[SCIMSchema.enterpriseUser] = .object(enterprise) }
+                if !stored.isEmpty { result[extensionSchema.id] = .object(stored) }
                 continue
             }
-            if lowered.hasPrefix("urn:"), keepUnsupported {
-                result[key] = value
+            if lowered.hasPrefix("urn:") {
+                if keepUnsupported { result[key] = value }
                 continue
             }
-            guard let definition = SchemaDefinition.user.attribute(key) else {
+            guard let definition = schemas.core(type).attribute(key) else {
                 if keepUnsupported { result[key] = value }
                 continue
             }
@@ -175,17 +185,14 @@ enum ResourceCodec {
 
     static let groupColumns: Set<String> = ["id", "meta", "schemas", "displayname", "externalid", "members"]
 
-    static func groupDraft(from body: JSONValue, keepUnsupported: Bool = false) throws(SCIMError) -> GroupDraft {
+    static func groupDraft(from body: JSONValue, keepUnsupported: Bool = false, schemas: SchemaCatalog = .standard) throws(SCIMError) -> GroupDraft {
         guard let displayName = try string(body[attribute: "displayName"], attribute: "displayName")?.trimmingCharacters(in: .whitespaces),
             !displayName.isEmpty
         else {
             throw SCIMError.invalidValue("displayName is required")
         }
         let externalID = try string(body[attribute: "externalId"], attribute: "externalId")
-        var attributes: [String: JSONValue] = [:]
-        if keepUnsupported, case .object(let members) = body {
-            for (key, value) in members where !groupColumns.contains(key.lowercased()) && !value.isNull { attributes[key] = value }
-        }
+        let attributes = try canonicalAttributes(body, type: .group, columns: groupColumns, keepUnsupported: keepUnsupported, schemas: schemas)
         return GroupDraft(
             displayName: displayName,
             externalID: externalID,

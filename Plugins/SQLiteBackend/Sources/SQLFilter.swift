@@ -28,36 +28,43 @@ struct SQLFilter {
 
     let type: ResourceType
 
-    static func compile(_ filter: Filter, type: ResourceType) throws(SCIMError) -> SQLFilter {
+    let schemas: SchemaCatalog
+
+    static func compile(_ filter: Filter, type: ResourceType, schemas: SchemaCatalog = .standard) throws(SCIMError) -> SQLFilter {
         var binds: [SQLiteData] = []
-        let sql = try SQLFilter(sql: "", binds: [], type: type).expression(filter, binds: &binds)
-        return SQLFilter(sql: sql, binds: binds, type: type)
+        let sql = try SQLFilter(sql: "", binds: [], type: type, schemas: schemas).expression(filter, binds: &binds)
+        return SQLFilter(sql: sql, binds: binds, type: type, schemas: schemas)
     }
 
-    private init(sql: String, binds: [SQLiteData], type: ResourceType) {
+    private init(sql: String, binds: [SQLiteData], type: ResourceType, schemas: SchemaCatalog) {
         self.sql = sql
         self.binds = binds
         self.type = type
+        self.schemas = schemas
     }
 
     /// The target of `path` for this resource type; `nil` when the server does not store it.
-    static func target(_ path: AttributePath, type: ResourceType) throws(SCIMError) -> Target {
+    static func target(_ path: AttributePath, type: ResourceType, schemas: SchemaCatalog = .standard) throws(SCIMError) -> Target {
         let schema = path.schema?.lowercased()
         let key = path.key
         func unknown() -> SCIMError { .invalidFilter("attribute \(path) is not supported in filters on \(type.endpoint)") }
-        if let schema, schema == SCIMSchema.enterpriseUser.lowercased() {
-            guard type == .user, let definition = SchemaDefinition.enterpriseUser.attribute(path.name) else { throw unknown() }
+        if let schema, let extensionSchema = schemas.extensionSchema(schema, of: type) {
+            guard let definition = extensionSchema.attribute(path.name) else { throw unknown() }
+            if definition.multiValued, definition.type != .complex {
+                // A list of simple values: the filter tests each one.
+                return .json(#"$."\#(extensionSchema.id)"."\#(definition.name)""#, caseExact: definition.caseExact, kind: kind(definition.type))
+            }
             if definition.type == .complex {
                 let sub = path.subAttribute ?? "value"
                 guard let subDefinition = definition.subAttribute(sub) else { throw unknown() }
                 return .json(
-                    #"$."\#(SCIMSchema.enterpriseUser)"."\#(definition.name)"."\#(subDefinition.name)""#,
+                    #"$."\#(extensionSchema.id)"."\#(definition.name)"."\#(subDefinition.name)""#,
                     caseExact: subDefinition.caseExact,
                     kind: .text
                 )
             }
             guard path.subAttribute == nil else { throw unknown() }
-            return .json(#"$."\#(SCIMSchema.enterpriseUser)"."\#(definition.name)""#, caseExact: false, kind: .text)
+            return .json(#"$."\#(extensionSchema.id)"."\#(definition.name)""#, caseExact: definition.caseExact, kind: kind(definition.type))
         }
         if let schema, schema != type.schema.lowercased() { throw unknown() }
         switch key {
@@ -108,11 +115,11 @@ struct SQLFilter {
         case .not(let inner):
             return "(NOT COALESCE(\(try expression(inner, binds: &binds)), 0))"
         case .present(let path):
-            return try present(Self.target(path, type: type), path: path, binds: &binds)
+            return try present(Self.target(path, type: type, schemas: schemas), path: path, binds: &binds)
         case .compare(let path, let op, let value):
-            return try compare(Self.target(path, type: type), path: path, op: op, value: value, binds: &binds)
+            return try compare(Self.target(path, type: type, schemas: schemas), path: path, op: op, value: value, binds: &binds)
         case .valuePath(let path, let inner):
-            let target = try Self.target(path, type: type)
+            let target = try Self.target(path, type: type, schemas: schemas)
             guard case .jsonArray(let attribute, let definition) = target else {
                 if case .groupMembers = target { return try membersExists(inner, table: .groupMembers, binds: &binds) }
                 if case .userGroups = target { return try membersExists(inner, table: .userGroups, binds: &binds) }

@@ -13,7 +13,7 @@ extension SQLiteBackend {
         let now = Timestamp.now
         do {
             if type == .user {
-                let draft = try ResourceCodec.userDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
+                let draft = try Self.userDraft(resource, context: context, organizationID: principal.organizationID)
                 let role = context.policy.role?(draft.attributes["roles"]) ?? .standard
                 return try await store.write { connection in
                     let conflict = try await Self.checkUserUniqueness(
@@ -47,7 +47,11 @@ extension SQLiteBackend {
                     )
                 }
             }
-            let draft = try ResourceCodec.groupDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
+            let draft = try ResourceCodec.groupDraft(
+                from: resource,
+                keepUnsupported: context.policy.storeUnsupportedAttributes,
+                schemas: context.schemas
+            )
             return try await store.write { connection in
                 try await Self.checkGroupName(draft.displayName, excluding: nil, organizationID: principal.organizationID, on: connection)
                 try await Self.checkMembers(draft.memberIDs, organizationID: principal.organizationID, on: connection)
@@ -124,8 +128,7 @@ extension SQLiteBackend {
                 let current =
                     try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
                 try Self.checkPrecondition(ifMatch, current: current)
-                let schema = type == .user ? [SchemaDefinition.user, SchemaDefinition.enterpriseUser] : [SchemaDefinition.group]
-                let patched = try PatchEngine(schemas: schema, coreSchema: type.schema).apply(operations, to: current.body)
+                let patched = try PatchEngine(schemas: context.schemas.schemas(type), coreSchema: type.schema).apply(operations, to: current.body)
                 if patched == current.body { return current }
                 try await Self.save(patched, over: current, type: type, context: context, principal: principal, on: connection)
                 return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
@@ -152,14 +155,14 @@ extension SQLiteBackend {
         var whereClause = "organization_id = ? AND managed = 1"
         var binds: [SQLiteData] = [.text(principal.organizationID)]
         if let filter = query.filter {
-            let compiled = try SQLFilter.compile(filter, type: type)
+            let compiled = try SQLFilter.compile(filter, type: type, schemas: context.schemas)
             whereClause += " AND \(compiled.sql)"
             binds += compiled.binds
         }
         var order = "created_at, id"
         if let sortBy = query.sortBy {
             let direction = query.descending ? "DESC" : "ASC"
-            switch try SQLFilter.target(sortBy, type: type) {
+            switch try SQLFilter.target(sortBy, type: type, schemas: context.schemas) {
             case .column(let column, let caseExact, _):
                 order = "\(column)\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, id"
             case .json(let path, let caseExact, _):
@@ -206,7 +209,7 @@ extension SQLiteBackend {
             throw SCIMError(status: .badRequest, scimType: .mutability, detail: "id is read-only and cannot change")
         }
         if type == .user {
-            let draft = try ResourceCodec.userDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
+            let draft = try userDraft(resource, context: context, organizationID: principal.organizationID)
             // An update never adopts: an email taken by any other member is a conflict.
             _ = try await checkUserUniqueness(draft, excluding: current.id, organizationID: principal.organizationID, adopting: false, on: connection)
             let currentRole = try await connection.query("SELECT role FROM members WHERE id = ?", [.text(current.id)]).first?.string("role")
@@ -226,7 +229,7 @@ extension SQLiteBackend {
             )
             return
         }
-        let draft = try ResourceCodec.groupDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes)
+        let draft = try ResourceCodec.groupDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes, schemas: context.schemas)
         try await checkGroupName(draft.displayName, excluding: current.id, organizationID: principal.organizationID, on: connection)
         try await checkMembers(draft.memberIDs, organizationID: principal.organizationID, on: connection)
         _ = try await connection.query(
@@ -245,6 +248,20 @@ extension SQLiteBackend {
         for added in draft.memberIDs where !existing.contains(added) {
             _ = try await connection.query("INSERT INTO group_members (group_id, member_id) VALUES (?, ?)", [.text(current.id), .text(added)])
         }
+    }
+
+    /// The user as it will be stored: the attribute mapping applied (when there is one), then validated and split
+    /// into member fields.
+    static func userDraft(_ resource: JSONValue, context: GatewayContext, organizationID: String) throws -> ResourceCodec.UserDraft {
+        var resource = resource
+        var fields = MemberFields()
+        if let mapping = context.policy.mapping { (resource, fields) = try mapping(resource, organizationID) }
+        var draft = try ResourceCodec.userDraft(from: resource, keepUnsupported: context.policy.storeUnsupportedAttributes, schemas: context.schemas)
+        // As with emails themselves, only a value that is an address becomes the member's email.
+        if let email = fields.email, looksLikeEmail(email) { draft.email = email }
+        if let firstName = fields.firstName { draft.firstName = firstName }
+        if let lastName = fields.lastName { draft.lastName = lastName }
+        return draft
     }
 
     /// Refuses a userName or email another member holds. With `adopting`, an email held by an unmanaged member is not
@@ -401,6 +418,12 @@ extension SQLiteBackend {
         return (meta, version)
     }
 
+    /// The core schema, then every extension the resource carries.
+    static func schemas(core: String, body: [String: JSONValue]) -> JSONValue {
+        let extensions = body.keys.filter { $0.lowercased().hasPrefix("urn:") && body[$0]?.objectValue != nil }.sorted()
+        return .array(([core] + extensions).map { .string($0) })
+    }
+
     static func renderUsers(_ rows: [SQLiteRow], withGroups: Bool, baseURL: String, on connection: SQLiteConnection) async throws -> [SCIMResource] {
         let ids = rows.compactMap { $0.string("id") }
         var groups: [String: [JSONValue]] = [:]
@@ -428,9 +451,7 @@ extension SQLiteBackend {
             if row.column("active") != .null { body["active"] = .bool(row.bool("active")) }
             if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
             if let memberGroups = groups[id] { body["groups"] = .array(memberGroups) }
-            var schemas: [JSONValue] = [.string(SCIMSchema.user)]
-            if body[SCIMSchema.enterpriseUser] != nil { schemas.append(.string(SCIMSchema.enterpriseUser)) }
-            body["schemas"] = .array(schemas)
+            body["schemas"] = schemas(core: SCIMSchema.user, body: body)
             let (meta, version) = meta(row, type: .user, id: id, baseURL: baseURL)
             body["meta"] = meta
             return SCIMResource(id: id, version: version, body: .object(body))
@@ -472,6 +493,7 @@ extension SQLiteBackend {
                 "displayName": .string(row.string("name") ?? ""),
             ]) { _, column in column }
             if withMembers { body["members"] = .array(members[id] ?? []) }
+            body["schemas"] = schemas(core: SCIMSchema.group, body: body)
             if let externalID = row.string("external_id") { body["externalId"] = .string(externalID) }
             let (meta, version) = meta(row, type: .group, id: id, baseURL: baseURL)
             body["meta"] = meta

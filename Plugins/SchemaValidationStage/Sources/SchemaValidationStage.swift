@@ -86,7 +86,7 @@ public struct SchemaValidationStage: Stage {
             throw ConfigurationError.invalidValue(key, "must be at least 1")
         }
         self.configuration = configuration
-        self.validator = SchemaValidator(enforceCanonicalValues: configuration.canonicalValues == .enforce)
+        self.validator = SchemaValidator(enforceCanonicalValues: configuration.canonicalValues == .enforce, catalog: context.schemas)
         self.unsupported = Counter(label: "scim_gateway.validation.unsupported_attributes", factory: context.metricsFactory)
     }
 
@@ -118,13 +118,17 @@ public struct SchemaValidationStage: Stage {
             guard let body = request.body else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
             let operations = try PatchOperation.operations(fromBody: body)
             guard operations.count <= configuration.maxOperationsPerPatch else {
-                throw SCIMError.invalidValue("a PATCH may carry at most \(configuration.maxOperationsPerPatch) operations; this one has \(operations.count)")
+                throw SCIMError.invalidValue(
+                    "a PATCH may carry at most \(configuration.maxOperationsPerPatch) operations; this one has \(operations.count)"
+                )
             }
             let kept = try validator.validatePatch(operations, type: type, dropUnsupported: drop, unsupported: &found)
             if type == .group {
                 let members = kept.reduce(0) { $0 + SchemaValidator.memberCount($1) }
                 guard members <= configuration.maxMembersPerPatch else {
-                    throw SCIMError.invalidValue("a PATCH may change at most \(configuration.maxMembersPerPatch) members; this one changes \(members)")
+                    throw SCIMError.invalidValue(
+                        "a PATCH may change at most \(configuration.maxMembersPerPatch) members; this one changes \(members)"
+                    )
                 }
             }
             request.body = SchemaValidator.patchBody(kept)

@@ -4,9 +4,10 @@ import GatewayCore
 /// Validates SCIM bodies against the published schemas. Pure: no I/O, no state.
 struct SchemaValidator: Sendable {
     let enforceCanonicalValues: Bool
+    let catalog: SchemaCatalog
 
-    func core(_ type: ResourceType) -> SchemaDefinition { type == .user ? .user : .group }
-    func extensions(_ type: ResourceType) -> [SchemaDefinition] { type == .user ? [.enterpriseUser] : [] }
+    func core(_ type: ResourceType) -> SchemaDefinition { catalog.core(type) }
+    func extensions(_ type: ResourceType) -> [SchemaDefinition] { catalog.extensions(type) }
 
     /// Schema URNs a client may list in `schemas` without them being unsupported.
     func knownSchemaIDs(_ type: ResourceType) -> Set<String> {
@@ -47,7 +48,13 @@ struct SchemaValidator: Sendable {
                     // Core attributes qualified by the core URN as an object: validate them as core attributes.
                     var nested: [String: JSONValue] = [:]
                     for (innerKey, innerValue) in inner {
-                        if let kept = try validateAttribute(innerKey, innerValue, schema: schema, dropUnsupported: dropUnsupported, unsupported: &unsupported) {
+                        if let kept = try validateAttribute(
+                            innerKey,
+                            innerValue,
+                            schema: schema,
+                            dropUnsupported: dropUnsupported,
+                            unsupported: &unsupported
+                        ) {
                             nested[innerKey] = kept
                         }
                     }
@@ -102,7 +109,13 @@ struct SchemaValidator: Sendable {
             return dropUnsupported ? nil : value
         }
         if definition.mutability == .readOnly { return nil }
-        return try validate(value, definition: definition, path: prefix + definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+        return try validate(
+            value,
+            definition: definition,
+            path: prefix + definition.name,
+            dropUnsupported: dropUnsupported,
+            unsupported: &unsupported
+        )
     }
 
     func validate(
@@ -118,7 +131,13 @@ struct SchemaValidator: Sendable {
             var result: [JSONValue] = []
             var primaries = 0
             for item in items where !item.isNull {
-                let element = try validateSingle(item, definition: definition, path: path, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+                let element = try validateSingle(
+                    item,
+                    definition: definition,
+                    path: path,
+                    dropUnsupported: dropUnsupported,
+                    unsupported: &unsupported
+                )
                 if let primary = element[attribute: "primary"], (try? Self.boolean(primary, path: path)) == true { primaries += 1 }
                 result.append(element)
             }
@@ -164,8 +183,9 @@ struct SchemaValidator: Sendable {
                 throw SCIMError.invalidValue("\(path) must be one of \(definition.canonicalValues.joined(separator: ", ")), not '\(text)'")
             }
         case .dateTime:
-            guard let text = value.stringValue, (try? Date.ISO8601FormatStyle().parse(text)) != nil
-                || (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) != nil
+            guard let text = value.stringValue,
+                (try? Date.ISO8601FormatStyle().parse(text)) != nil
+                    || (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) != nil
             else { throw SCIMError.invalidValue("\(path) must be an xsd:dateTime string") }
         case .integer:
             guard value.intValue != nil else { throw SCIMError.invalidValue("\(path) must be an integer") }
@@ -256,7 +276,14 @@ struct SchemaValidator: Sendable {
                 for (key, inner) in members {
                     if key.lowercased() == "schemas" { continue }
                     if let target = try resolve(key, type: type) {
-                        value[key] = try validateValue(inner, target: target, op: operation.op, path: key, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+                        value[key] = try validateValue(
+                            inner,
+                            target: target,
+                            op: operation.op,
+                            path: key,
+                            dropUnsupported: dropUnsupported,
+                            unsupported: &unsupported
+                        )
                     } else {
                         unsupported.append(key)
                         if !dropUnsupported { value[key] = inner }
@@ -272,7 +299,14 @@ struct SchemaValidator: Sendable {
             }
             var checked = operation
             if operation.op != .remove, let value = operation.value {
-                checked.value = try validateValue(value, target: target, op: operation.op, path: path, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+                checked.value = try validateValue(
+                    value,
+                    target: target,
+                    op: operation.op,
+                    path: path,
+                    dropUnsupported: dropUnsupported,
+                    unsupported: &unsupported
+                )
             } else {
                 try checkMutability(target, op: operation.op, path: path)
             }
@@ -311,7 +345,14 @@ struct SchemaValidator: Sendable {
             var result: [String: JSONValue] = [:]
             for (key, inner) in members {
                 if key.lowercased() == "schemas" { continue }
-                if let kept = try validateAttribute(key, inner, schema: target.schema, dropUnsupported: dropUnsupported, unsupported: &unsupported, prefix: path + ":") {
+                if let kept = try validateAttribute(
+                    key,
+                    inner,
+                    schema: target.schema,
+                    dropUnsupported: dropUnsupported,
+                    unsupported: &unsupported,
+                    prefix: path + ":"
+                ) {
                     result[key] = kept
                 }
             }
@@ -330,7 +371,13 @@ struct SchemaValidator: Sendable {
             return try scalar(value, definition: sub, path: "\(definition.name).\(sub.name)")
         }
         if target.hasFilter {
-            return try validateSingle(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+            return try validateSingle(
+                value,
+                definition: definition,
+                path: definition.name,
+                dropUnsupported: dropUnsupported,
+                unsupported: &unsupported
+            )
         }
         if definition.multiValued {
             // A single element is accepted for add/replace and treated as a one-element list.
@@ -338,7 +385,13 @@ struct SchemaValidator: Sendable {
             return try validate(list, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
         }
         if definition.type == .complex, case .object = value {
-            return try validateSingle(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+            return try validateSingle(
+                value,
+                definition: definition,
+                path: definition.name,
+                dropUnsupported: dropUnsupported,
+                unsupported: &unsupported
+            )
         }
         return try validate(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
     }

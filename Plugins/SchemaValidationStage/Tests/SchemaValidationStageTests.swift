@@ -14,7 +14,9 @@ import Testing
         "emails": [["primary": true, "type": "work", "value": "alice@contoso.com"]],
         "meta": ["resourceType": "User"],
         "name": ["formatted": "Alice Example", "familyName": "Example", "givenName": "Alice"],
-        "phoneNumbers": [["type": "work", "value": "+1 555 0100"], ["type": "mobile", "value": "+1 555 0101"], ["type": "fax", "value": "+1 555 0102"]],
+        "phoneNumbers": [
+            ["type": "work", "value": "+1 555 0100"], ["type": "mobile", "value": "+1 555 0101"], ["type": "fax", "value": "+1 555 0102"],
+        ],
         "addresses": [
             [
                 "type": "work", "formatted": "1 Main St", "streetAddress": "1 Main St", "locality": "Springfield", "region": "IL",
@@ -71,7 +73,10 @@ import Testing
         (["displayName": "x"], "userName is required"),
         (["userName": "a", "active": "maybe"], "active must be true or false"),
         (["userName": "a", "emails": ["type": "work", "value": "a@b.c"]], "emails is multi-valued"),
-        (["userName": "a", "emails": [["value": "a@b.c", "primary": true], ["value": "c@d.e", "primary": "True"]]], "at most one of emails may be primary"),
+        (
+            ["userName": "a", "emails": [["value": "a@b.c", "primary": true], ["value": "c@d.e", "primary": "True"]]],
+            "at most one of emails may be primary"
+        ),
         (["userName": "a", "emails": [["value": "a@b.c", "type": "pager"]]], "emails.type must be one of work, home, other"),
         (["userName": "a", "name": "Alice"], "name must be an object"),
         (["userName": "a", "name": ["givenName": ["x"]]], "name.givenName must be a string"),
@@ -102,7 +107,10 @@ import Testing
         ([["op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"]], .user, .mutability),
         ([["op": "replace", "path": #"members[value eq "a"].value"#, "value": "b"]], .group, .mutability),
         ([["op": "replace", "path": "active", "value": "sometimes"]], .user, .invalidValue),
-        ([["op": "add", "path": "emails", "value": [["value": "a@b.c", "primary": true], ["value": "d@e.f", "primary": true]]]], .user, .invalidValue),
+        (
+            [["op": "add", "path": "emails", "value": [["value": "a@b.c", "primary": true], ["value": "d@e.f", "primary": true]]]], .user,
+            .invalidValue
+        ),
         ([["op": "add", "path": "emails[type eq \"work\"", "value": "x"]], .user, .invalidPath),
     ]
 
@@ -132,7 +140,10 @@ import Testing
     @Test func limitsOnFiltersPatchesAndBodies() async throws {
         let config = "maxFilterLength: 40\nmaxFilterDepth: 3\nmaxOperationsPerPatch: 2\nmaxMembersPerPatch: 2\nmaxBodyBytes: 1024"
         let long = await #expect(throws: SCIMError.self) {
-            try await run(SCIMRequest(operation: .search(.user), query: .init(filter: #"userName eq "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa""#)), config)
+            try await run(
+                SCIMRequest(operation: .search(.user), query: .init(filter: #"userName eq "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa""#)),
+                config
+            )
         }
         #expect(long?.scimType == .invalidFilter)
         let deep = await #expect(throws: SCIMError.self) {
@@ -143,7 +154,10 @@ import Testing
             try await run(
                 SCIMRequest(
                     operation: .patch(.user, id: "x"),
-                    body: Self.patch([["op": "add", "path": "title", "value": "a"], ["op": "add", "path": "title", "value": "b"], ["op": "add", "path": "title", "value": "c"]])
+                    body: Self.patch([
+                        ["op": "add", "path": "title", "value": "a"], ["op": "add", "path": "title", "value": "b"],
+                        ["op": "add", "path": "title", "value": "c"],
+                    ])
                 ),
                 config
             )
@@ -151,7 +165,10 @@ import Testing
         #expect(operations?.detail.contains("at most 2 operations") == true)
         let members = await #expect(throws: SCIMError.self) {
             try await run(
-                SCIMRequest(operation: .patch(.group, id: "g"), body: Self.patch([["op": "add", "path": "members", "value": [["value": "a"], ["value": "b"], ["value": "c"]]]])),
+                SCIMRequest(
+                    operation: .patch(.group, id: "g"),
+                    body: Self.patch([["op": "add", "path": "members", "value": [["value": "a"], ["value": "b"], ["value": "c"]]]])
+                ),
                 config
             )
         }
