@@ -99,7 +99,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "scim-gateway-bench",
-            dependencies: ["GatewayCore", "GatewayTesting", "SQLiteBackend", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            dependencies: [
+                "GatewayCore", "GatewayTesting", "SQLiteBackend", .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Benchmarks/Sources/scim-gateway-bench",
             swiftSettings: swiftSettings
         ),

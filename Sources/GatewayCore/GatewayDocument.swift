@@ -85,6 +85,9 @@ public struct ListenerConfiguration: Codable, Sendable, Hashable {
     public var publicURL: String?
     /// Largest request body accepted, in bytes; larger bodies get 413. Default 1 MiB.
     public var maxBodyBytes: Int = 1_048_576
+    /// Serve `GET /bench/ceiling`: a fixed body the size of a user, through the same listener, TLS and middleware
+    /// but no pipeline or store, for benchmarks to measure the ceiling. Default `false`.
+    public var benchmarkCeiling: Bool = false
 
     public init() {}
 
@@ -96,6 +99,7 @@ public struct ListenerConfiguration: Codable, Sendable, Hashable {
         plainHTTP = try c.decodeIfPresent(Bool.self, forKey: .plainHTTP) ?? plainHTTP
         publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
+        benchmarkCeiling = try c.decodeIfPresent(Bool.self, forKey: .benchmarkCeiling) ?? benchmarkCeiling
     }
 
     /// The certificate source.

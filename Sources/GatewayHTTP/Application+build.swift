@@ -42,6 +42,13 @@ public func buildRouter(pipeline: Pipeline, backend: any BackendAdapter, server:
             return Response(status: .serviceUnavailable, body: .init(byteBuffer: .init(string: "store unavailable\n")))
         }
     }
+    if server.benchmarkCeiling {
+        // A user-sized answer with no pipeline and no store behind it: what the listener alone can do.
+        let body = SCIMController.encode(ceilingUser)
+        router.get("/bench/ceiling") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: SCIMController.mediaType], body: .init(byteBuffer: body))
+        }
+    }
     SCIMController(pipeline: pipeline, server: server).addRoutes(to: router)
     return router
 }
@@ -68,3 +75,18 @@ public func buildApplication(
         logger: logger
     )
 }
+
+/// The ceiling route's body: a user as the embedded directory renders one.
+let ceilingUser: JSONValue = [
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "id": "00000000-0000-4000-8000-000000000001",
+    "externalId": "ext-1",
+    "userName": "user1@bench.example.com",
+    "active": true,
+    "name": ["givenName": "Bench", "familyName": "User 1"],
+    "emails": [["type": "work", "primary": true, "value": "user1@bench.example.com"]],
+    "meta": [
+        "resourceType": "User", "created": "2026-01-01T00:00:00.000Z", "lastModified": "2026-01-01T00:00:00.000Z",
+        "location": "https://localhost:8443/scim/v2/Users/00000000-0000-4000-8000-000000000001", "version": "W/\"1\"",
+    ],
+]

@@ -2,7 +2,6 @@ import Foundation
 import GatewayCore
 import GatewayTesting
 import SQLiteBackend
-import SQLiteNIO
 
 /// `userName eq` latency at several store sizes: seeds an organization with N managed members through one SQL
 /// statement (not N HTTP calls), then times the backend's search, the same call the SCIM edge makes.
@@ -42,30 +41,7 @@ enum FilterScale {
         }
     }
 
-    /// Inserts `members` managed members in one statement (a recursive CTE), as a bulk import would.
     static func seed(_ fixture: SQLiteFixture, members: Int) async throws {
-        let connection = try await SQLiteConnection.open(storage: .file(path: fixture.backend.path))
-        do {
-            _ = try await connection.query("PRAGMA busy_timeout = 10000")
-            _ = try await connection.query(
-                """
-                WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
-                INSERT INTO members (id, organization_id, email, first_name, last_name, role, managed, active, user_name,
-                                     external_id, attributes, version, created_at, updated_at)
-                SELECT printf('00000000-0000-4000-8000-%012d', i), ?, printf('user%d@bench.example.com', i), 'Bench', printf('User %d', i),
-                       'standard', 1, 1, printf('user%d@bench.example.com', i), printf('ext-%d', i),
-                       json_object('emails', json_array(json_object('type', 'work', 'primary', json('true'),
-                                                                    'value', printf('user%d@bench.example.com', i)))),
-                       1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
-                FROM n
-                """,
-                [.integer(members), .text(fixture.organization.id)]
-            )
-            _ = try await connection.query("ANALYZE")
-            try await connection.close()
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        try await Seeder.seed(store: fixture.backend.path, organizationID: fixture.organization.id, users: members)
     }
 }

@@ -95,21 +95,8 @@ extension SQLiteBackend {
         in type: ResourceType,
         ifMatch: String?,
         context: GatewayContext
-    ) async throws
-        -> SCIMResource
-    {
-        let principal = try context.requirePrincipal()
-        do {
-            return try await store.write { connection in
-                let current =
-                    try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-                try Self.checkPrecondition(ifMatch, current: current)
-                try await Self.save(resource, over: current, type: type, context: context, principal: principal, on: connection)
-                return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
-            }
-        } catch {
-            throw Self.translate(error)
-        }
+    ) async throws -> SCIMResource {
+        try await update(id: id, in: type, ifMatch: ifMatch, context: context) { _ in resource }
     }
 
     public func patch(
@@ -118,19 +105,34 @@ extension SQLiteBackend {
         in type: ResourceType,
         ifMatch: String?,
         context: GatewayContext
-    ) async throws
-        -> SCIMResource
-    {
+    ) async throws -> SCIMResource {
+        let engine = PatchEngine(schemas: context.schemas.schemas(type), coreSchema: type.schema)
+        return try await update(id: id, in: type, ifMatch: ifMatch, context: context) { current in try engine.apply(operations, to: current.body) }
+    }
+
+    /// Reads the resource, checks `If-Match`, computes its new form and writes it, in one write transaction:
+    /// concurrent changes to one resource serialise and none is lost. An unchanged resource is not written.
+    func update(
+        id: String,
+        in type: ResourceType,
+        ifMatch: String?,
+        context: GatewayContext,
+        change: @Sendable (SCIMResource) throws -> JSONValue
+    ) async throws -> SCIMResource {
         let principal = try context.requirePrincipal()
         do {
-            // Read, apply and write in one write transaction: concurrent PATCHes to one resource serialise, none is lost.
             return try await store.write { connection in
-                let current =
-                    try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
+                let current = try await Self.load(
+                    id: id,
+                    type: type,
+                    organizationID: principal.organizationID,
+                    baseURL: context.baseURL,
+                    on: connection
+                )
                 try Self.checkPrecondition(ifMatch, current: current)
-                let patched = try PatchEngine(schemas: context.schemas.schemas(type), coreSchema: type.schema).apply(operations, to: current.body)
-                if patched == current.body { return current }
-                try await Self.save(patched, over: current, type: type, context: context, principal: principal, on: connection)
+                let changed = try change(current)
+                if changed == current.body { return current }
+                try await Self.save(changed, over: current, type: type, context: context, principal: principal, on: connection)
                 return try await Self.load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, on: connection)
             }
         } catch {
