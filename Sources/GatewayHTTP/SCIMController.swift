@@ -215,16 +215,13 @@ public struct SCIMController: Sendable {
         }
         guard buffer.readableBytes > 0, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return (nil, 0) }
         do {
-            return (try JSONDecoder().decode(JSONValue.self, from: Data(bytes)), bytes.count)
+            return (try JSONValue(parsing: bytes), bytes.count)
         } catch {
-            throw SCIMError.invalidSyntax("the request body is not valid JSON")
+            throw SCIMError.invalidSyntax("the request body is not valid JSON: \(error)")
         }
     }
 
     static func encode(_ value: JSONValue) -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return ByteBuffer(bytes: data)
+        ByteBuffer(bytes: value.serialized())
     }
 }

@@ -29,6 +29,7 @@ public struct SQLiteFixture: Sendable {
         _ body: (SQLiteFixture) async throws -> T
     ) async throws -> T {
         let fixture = try await make(features: features)
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
         do {
             let result = try await body(fixture)
             await fixture.backend.close()

@@ -87,6 +87,11 @@ struct GatewayProcess: Sendable {
             try process.run()
         }
 
+        /// A test that fails half-way must not leave a gateway running: stop the one this started.
+        deinit {
+            if process.isRunning { process.terminate() }
+        }
+
         /// Reads output until a line starts with `prefix`; returns every line read so far.
         func waitFor(_ prefix: String) async throws -> [String] {
             for await line in lines {

@@ -362,12 +362,13 @@ extension SQLiteBackend {
     }
 
     static func encode(_ attributes: [String: JSONValue]) throws -> String {
-        String(decoding: try JSONEncoder().encode(attributes), as: UTF8.self)
+        String(decoding: JSONValue.object(attributes).serialized(), as: UTF8.self)
     }
 
     static func decode(_ text: String?) -> [String: JSONValue] {
-        guard let text, let data = text.data(using: .utf8) else { return [:] }
-        return (try? JSONDecoder().decode([String: JSONValue].self, from: data)) ?? [:]
+        guard let text else { return [:] }
+        let data = Array(text.utf8)
+        return (try? JSONValue(parsing: data))?.objectValue ?? [:]
     }
 
     // MARK: Reading
