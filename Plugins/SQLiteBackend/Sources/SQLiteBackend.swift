@@ -121,8 +121,9 @@ public struct SQLiteBackend: BackendAdapter, DirectoryAdministration {
             tokenID: tokenID
         )
         // Record use at most once a minute, so authentication stays a read on the hot path.
+        // Timestamps sort as text, so "older than a minute" needs no date parsing.
         let now = Date()
-        if Timestamp.parse(row.string("last_used_at")).map({ now.timeIntervalSince($0) > 60 }) ?? true {
+        if row.string("last_used_at").map({ $0 < Timestamp.format(now.addingTimeInterval(-60)) }) ?? true {
             _ = try? await store.write { connection in
                 try await connection.query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [.text(Timestamp.format(now)), .text(tokenID)])
             }
@@ -180,11 +181,6 @@ enum Timestamp {
     static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 
     static func format(_ date: Date) -> String { style.format(date) }
-
-    static func parse(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        return try? style.parse(text)
-    }
 
     static var now: String { format(Date()) }
 }
