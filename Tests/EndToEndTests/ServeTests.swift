@@ -114,3 +114,52 @@ struct LiveGateway {
         #expect(try await live.stop() == 0)
     }
 }
+
+/// The Fulcrum rules through HTTPS, with the admin commands as the Fulcrum side.
+@Suite struct FulcrumSideOverHTTPSTests {
+    @Test func aManagedGroupRefusesFulcrumSideEditsAndAnAdoptionKeepsTheMembersId() async throws {
+        let directory = try GatewayProcess.sandbox { $0.replacingOccurrences(of: "onUnmanagedConflict: reject", with: "onUnmanagedConflict: adopt") }
+        let live = try await LiveGateway.start(in: directory)
+        let token = try #require(live.token)
+        let orgs = try await GatewayProcess.run(["org", "list"], in: directory)
+        let org = try #require(orgs.stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+
+        // A member made in Fulcrum, then adopted by the identity provider.
+        let made = try await GatewayProcess.run(["member", "add", "--org", org, "--email", "sam@contoso.test", "--first", "Sam"], in: directory)
+        let samID = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let user = ByteBuffer(
+            string: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"sam@contoso.test","#
+                + #""emails":[{"primary":true,"type":"work","value":"sam@contoso.test"}],"name":{"givenName":"Samuel","familyName":"Field"}}"#
+        )
+        let adopted = try await live.client.post("/scim/v2/Users", headers: live.headers(token), body: user)
+        #expect(adopted.status == .created)
+        #expect(adopted.headers[.location]?.hasSuffix("/Users/\(samID)") == true)
+        let members = try await GatewayProcess.run(["member", "list", "--org", org], in: directory)
+        let samLine = try #require(members.stdout.split(separator: "\n").first { $0.contains("sam@contoso.test") })
+        #expect(samLine.contains("managed") && !samLine.contains("unmanaged"))
+        #expect(samLine.contains("Samuel"))
+
+        // A managed group made through SCIM: the Fulcrum side may not change it.
+        let group = ByteBuffer(
+            string: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Field Crew","members":[{"value":"\#(samID)"}]}"#
+        )
+        let created = try await live.client.post("/scim/v2/Groups", headers: live.headers(token), body: group)
+        #expect(created.status == .created)
+        let groupID = String(try #require(created.headers[.location]?.split(separator: "/").last))
+        for arguments in [
+            ["group", "remove-member", "--org", org, "--group", groupID, "--email", "sam@contoso.test"],
+            ["group", "rename", "--org", org, "--group", groupID, "--name", "Renamed"],
+            ["group", "delete", "--org", org, "--group", groupID],
+            ["member", "update", "--org", org, "--email", "sam@contoso.test", "--first", "Nope"],
+        ] {
+            let refused = try await GatewayProcess.run(arguments, in: directory)
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("managed by the identity provider"), "\(refused.stderr)")
+        }
+        // A same-name unmanaged group is fine, and the listing tells them apart.
+        #expect(try await GatewayProcess.run(["group", "create", "--org", org, "--name", "Field Crew"], in: directory).status == 0)
+        let groups = try await GatewayProcess.run(["group", "list", "--org", org], in: directory).stdout
+        #expect(groups.split(separator: "\n").filter { $0.contains("Field Crew") }.count == 2)
+        #expect(try await live.stop() == 0)
+    }
+}
