@@ -46,18 +46,13 @@ struct SchemaValidator: Sendable {
             if lowered.hasPrefix("urn:") {
                 if lowered == schema.id.lowercased(), case .object(let inner) = value {
                     // Core attributes qualified by the core URN as an object: validate them as core attributes.
-                    var nested: [String: JSONValue] = [:]
-                    for (innerKey, innerValue) in inner {
-                        if let kept = try validateAttribute(
-                            innerKey,
-                            innerValue,
-                            schema: schema,
-                            dropUnsupported: dropUnsupported,
-                            unsupported: &unsupported
-                        ) {
-                            nested[innerKey] = kept
-                        }
-                    }
+                    let nested = try validateAttributes(
+                        inner,
+                        schema: schema,
+                        prefix: "",
+                        dropUnsupported: dropUnsupported,
+                        unsupported: &unsupported
+                    )
                     result.merge(nested) { first, _ in first }
                     continue
                 }
@@ -68,19 +63,13 @@ struct SchemaValidator: Sendable {
                 }
                 guard !value.isNull else { continue }
                 guard case .object(let inner) = value else { throw SCIMError.invalidValue("\(key) must be an object") }
-                var validated: [String: JSONValue] = [:]
-                for (innerKey, innerValue) in inner {
-                    if let kept = try validateAttribute(
-                        innerKey,
-                        innerValue,
-                        schema: extensionSchema,
-                        dropUnsupported: dropUnsupported,
-                        unsupported: &unsupported,
-                        prefix: key + ":"
-                    ) {
-                        validated[innerKey] = kept
-                    }
-                }
+                let validated = try validateAttributes(
+                    inner,
+                    schema: extensionSchema,
+                    prefix: key + ":",
+                    dropUnsupported: dropUnsupported,
+                    unsupported: &unsupported
+                )
                 result[key] = .object(validated)
                 continue
             }
@@ -93,6 +82,30 @@ struct SchemaValidator: Sendable {
             guard let value, !value.isNull else { throw SCIMError.invalidValue("\(attribute.name) is required") }
         }
         return .object(result)
+    }
+
+    /// Validates the attributes of an object against `schema` (a `schemas` member is left out).
+    func validateAttributes(
+        _ members: [String: JSONValue],
+        schema: SchemaDefinition,
+        prefix: String,
+        dropUnsupported: Bool,
+        unsupported: inout [String]
+    ) throws(SCIMError) -> [String: JSONValue] {
+        var result: [String: JSONValue] = [:]
+        for (key, value) in members where key.lowercased() != "schemas" {
+            if let kept = try validateAttribute(
+                key,
+                value,
+                schema: schema,
+                dropUnsupported: dropUnsupported,
+                unsupported: &unsupported,
+                prefix: prefix
+            ) {
+                result[key] = kept
+            }
+        }
+        return result
     }
 
     /// Validates one attribute; `nil` when it is dropped (read-only, or unsupported and dropped).
@@ -342,21 +355,15 @@ struct SchemaValidator: Sendable {
         try checkMutability(target, op: op, path: path)
         if target.wholeExtension {
             guard case .object(let members) = value else { throw SCIMError.invalidValue("\(path) takes an object value") }
-            var result: [String: JSONValue] = [:]
-            for (key, inner) in members {
-                if key.lowercased() == "schemas" { continue }
-                if let kept = try validateAttribute(
-                    key,
-                    inner,
+            return .object(
+                try validateAttributes(
+                    members,
                     schema: target.schema,
+                    prefix: path + ":",
                     dropUnsupported: dropUnsupported,
-                    unsupported: &unsupported,
-                    prefix: path + ":"
-                ) {
-                    result[key] = kept
-                }
-            }
-            return .object(result)
+                    unsupported: &unsupported
+                )
+            )
         }
         guard let definition = target.definition else {
             // externalId
