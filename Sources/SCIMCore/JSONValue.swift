@@ -25,6 +25,20 @@ extension JSONValue {
         return nil
     }
 
+    /// A SCIM boolean: `true`/`false`, or the strings `"True"`/`"False"` in any case, as Entra sends them.
+    public var scimBoolean: Bool? {
+        switch self {
+        case .bool(let value): return value
+        case .string(let text):
+            switch text.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
     /// The integer payload, if this is an integer (or a double with no fractional part).
     public var intValue: Int? {
         switch self {

@@ -290,11 +290,8 @@ public struct PatchEngine: Sendable {
     }
 
     static func truthy(_ value: JSONValue) throws(SCIMError) -> Bool {
-        switch value {
-        case .bool(let flag): return flag
-        case .string(let text) where ["true", "false"].contains(text.lowercased()): return text.lowercased() == "true"
-        default: throw SCIMError.invalidValue("expected true or false")
-        }
+        guard let flag = value.scimBoolean else { throw SCIMError.invalidValue("expected true or false") }
+        return flag
     }
 
     /// The entry a filter describes: `type eq "work"` → `{"type": "work"}`.

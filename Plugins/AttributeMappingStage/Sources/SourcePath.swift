@@ -68,7 +68,7 @@ struct SourcePath: Sendable, Hashable {
             if let filter {
                 chosen = items.first { filter.matches($0) }
             } else {
-                chosen = items.first { $0[attribute: "primary"] == true || $0[attribute: "primary"] == "True" } ?? items.first
+                chosen = items.first { $0[attribute: "primary"]?.scimBoolean == true } ?? items.first
             }
             guard let chosen else { return nil }
             element = chosen

@@ -80,14 +80,7 @@ public struct ManagedNamespaceStage: Stage {
     static func primaryRole(_ roles: JSONValue?) -> String? {
         guard let roles else { return nil }
         let entries = roles.arrayValue ?? [roles]
-        func isPrimary(_ entry: JSONValue) -> Bool {
-            switch entry[attribute: "primary"] {
-            case .bool(true)?: true
-            case .string(let text)? where text.lowercased() == "true": true
-            default: false
-            }
-        }
-        let chosen = entries.first(where: isPrimary) ?? entries.first
+        let chosen = entries.first { $0[attribute: "primary"]?.scimBoolean == true } ?? entries.first
         let name = chosen?[attribute: "value"]?.stringValue ?? chosen?.stringValue
         return name.flatMap { $0.isEmpty ? nil : $0 }
     }

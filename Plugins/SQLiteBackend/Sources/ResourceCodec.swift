@@ -31,12 +31,8 @@ enum ResourceCodec {
 
     /// Parses `"True"`, `"false"` and booleans, as Entra sends both.
     static func boolean(_ value: JSONValue, attribute: String) throws(SCIMError) -> Bool {
-        switch value {
-        case .bool(let flag): return flag
-        case .string(let text) where text.lowercased() == "true": return true
-        case .string(let text) where text.lowercased() == "false": return false
-        default: throw SCIMError.invalidValue("\(attribute) must be true or false")
-        }
+        guard let flag = value.scimBoolean else { throw SCIMError.invalidValue("\(attribute) must be true or false") }
+        return flag
     }
 
     static func string(_ value: JSONValue?, attribute: String) throws(SCIMError) -> String? {

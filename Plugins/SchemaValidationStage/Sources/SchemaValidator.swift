@@ -214,11 +214,8 @@ struct SchemaValidator: Sendable {
     }
 
     static func boolean(_ value: JSONValue, path: String) throws(SCIMError) -> Bool {
-        switch value {
-        case .bool(let flag): return flag
-        case .string(let text) where ["true", "false"].contains(text.lowercased()): return text.lowercased() == "true"
-        default: throw SCIMError.invalidValue("\(path) must be true or false")
-        }
+        guard let flag = value.scimBoolean else { throw SCIMError.invalidValue("\(path) must be true or false") }
+        return flag
     }
 
     // MARK: PATCH
