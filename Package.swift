@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "SCIMCore", log, metrics, lifecycle, .product(name: "Yams", package: "Yams"),
+                "SCIMCore", log, metrics, lifecycle, .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings

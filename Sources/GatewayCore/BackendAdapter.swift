@@ -1,7 +1,8 @@
 public import SCIMCore
 public import ServiceLifecycle
 
-/// A stored SCIM resource as a backend returns it: the full JSON representation (with `id` and `meta`) and its version.
+/// A stored SCIM resource as the ``ResourceService`` renders it: the full JSON representation (with `id` and `meta`)
+/// and its version.
 public struct SCIMResource: Sendable, Hashable {
     public var id: String
     /// `meta.version`, the weak ETag value (`W/"3"`).
@@ -16,7 +17,7 @@ public struct SCIMResource: Sendable, Hashable {
     }
 }
 
-/// A parsed list request, handed to ``BackendAdapter/search(_:in:context:)``.
+/// A parsed list request.
 public struct SearchQuery: Sendable, Hashable {
     public var filter: Filter?
     /// 1-based index of the first result.
@@ -45,7 +46,7 @@ public struct SearchQuery: Sendable, Hashable {
     }
 }
 
-/// A page of results from ``BackendAdapter/search(_:in:context:)``.
+/// A page of rendered results.
 public struct SearchResult: Sendable, Hashable {
     public var totalResults: Int
     public var resources: [SCIMResource]
@@ -58,10 +59,10 @@ public struct SearchResult: Sendable, Hashable {
 
 /// Where provisioned data lives: the embedded SQLite directory, the Fulcrum REST API, PostgreSQL.
 ///
-/// One method per SCIM operation, plus ``authenticate(token:context:)``. Every method other than `authenticate` acts
-/// for `context.principal`'s organization and throws ``SCIMError`` 401 when there is no principal. Failures of the
-/// store are translated at this boundary, by type: a UNIQUE violation is `.uniqueness` (409), a missing row
-/// `.notFound` (404). Objects not managed through SCIM do not exist for these methods.
+/// A backend implements a small transactional interface (``DirectoryTransaction``); the SCIM protocol (PATCH, PUT,
+/// preconditions, versions, uniqueness, projection) runs above it once, in the ``ResourceService``, and Fulcrum's
+/// rules in ``FulcrumRules``. Failures of the store are translated at this boundary, by type: a UNIQUE violation is
+/// `.uniqueness` (409), a busy store 503 with `Retry-After`.
 ///
 /// ```yaml
 /// backend:
@@ -75,40 +76,26 @@ public protocol BackendAdapter: Sendable {
     /// Long-lived resources (connection pools, clients) run by the gateway's service group; closed on shutdown.
     var services: [any Service] { get }
 
-    /// Resolves a bearer token to the organization and Owner member it acts for.
+    /// Resolves a bearer token to the organization and Owner member it acts for. The default asks the directory
+    /// (``FulcrumRules/authenticate(token:in:)``).
     /// - Throws: ``SCIMError`` 401 for an unknown, revoked or orphaned token.
     func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal
-    /// Answers whether the store can serve requests (for `/readyz`).
+    /// Answers whether the store can serve writes and reads (for `/readyz`).
     func checkReadiness() async throws
     /// Releases what the backend holds, for commands that run without a service group. Safe to call twice.
     func close() async
 
-    func create(_ resource: JSONValue, in type: ResourceType, context: GatewayContext) async throws -> SCIMResource
-    /// Reads one resource; `projection` tells what the client will be shown, so costly attributes can be skipped.
-    func get(id: String, in type: ResourceType, projection: Projection, context: GatewayContext) async throws -> SCIMResource
-    /// Replaces the resource; `ifMatch` (a `meta.version`) is checked inside the same transaction.
-    func replace(
-        id: String,
-        with resource: JSONValue,
-        in type: ResourceType,
-        ifMatch: String?,
-        context: GatewayContext
-    ) async throws
-        -> SCIMResource
-    /// Applies every operation or none.
-    func patch(
-        id: String,
-        operations: [PatchOperation],
-        in type: ResourceType,
-        ifMatch: String?,
-        context: GatewayContext
-    ) async throws
-        -> SCIMResource
-    func delete(id: String, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws
-    func search(_ query: SearchQuery, in type: ResourceType, context: GatewayContext) async throws -> SearchResult
+    /// Runs `body` in one read-only transaction.
+    func read<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
+    /// Runs `body` in one write transaction: all of it commits, or none of it. Concurrent writes serialise.
+    func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
 }
 
 extension BackendAdapter {
     public var services: [any Service] { [] }
     public func close() async {}
+
+    public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {
+        try await FulcrumRules.authenticate(token: token, in: self)
+    }
 }

@@ -54,6 +54,7 @@ public struct GatewayDocument {
         self.backend = try Self.reference(backendBlock)
         let bootstrapBlock = root.child("bootstrap")
         self.bootstrap = bootstrapBlock.isEmpty ? nil : try bootstrapBlock.decode(BootstrapConfiguration.self)
+        try bootstrap?.validate(path: "bootstrap")
     }
 
     static func reference(_ block: ConfigBlock) throws(ConfigurationError) -> PluginReference {
@@ -296,6 +297,17 @@ public struct BootstrapConfiguration: Codable, Sendable, Hashable {
         organization = try c.decode(OrganizationSeed.self, forKey: .organization)
         owner = try c.decode(OwnerSeed.self, forKey: .owner)
         tokenDescription = try c.decodeIfPresent(String.self, forKey: .tokenDescription) ?? tokenDescription
+    }
+
+    /// Checks what the first start would otherwise fail on halfway: the block is applied in one transaction, but a
+    /// mistake is best reported before the gateway starts.
+    func validate(path: String) throws(ConfigurationError) {
+        if organization.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw .invalidValue("\(path).organization.name", "must not be empty")
+        }
+        if !FulcrumRules.looksLikeEmail(owner.email.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            throw .invalidValue("\(path).owner.email", "'\(owner.email)' is not an email address")
+        }
     }
 
     public struct OrganizationSeed: Codable, Sendable, Hashable {

@@ -1,36 +1,29 @@
 public import SCIMCore
 
-/// Fulcrum rules a stage hands to the backend for one request: how SCIM roles become a Fulcrum role, and what to do
-/// when a new user's email belongs to a member made in Fulcrum. Set by the `managed-namespace` stage; without it a
-/// backend keeps its defaults (new members are `standard`, roles are not mapped, conflicts are refused).
+/// What the stages hand the ``ResourceService`` for one request: Fulcrum's rules as configured (the
+/// `managed-namespace` stage), the attribute mapping (the `attribute-mapping` stage) and the validation stage's
+/// storage and size choices. Without those stages the defaults apply.
 public struct ProvisioningPolicy: Sendable {
-    /// What happens when a created (or re-emailed) user's email belongs to an unmanaged member.
-    public enum UnmanagedConflict: String, Codable, Sendable, Hashable {
-        /// 409 `uniqueness`, naming the conflict and how to adopt.
-        case reject
-        /// The unmanaged member becomes managed, keeps its Fulcrum id, and the adoption is recorded.
-        case adopt
-    }
-
-    public var onUnmanagedConflict: UnmanagedConflict
+    /// Fulcrum's rules; ``FulcrumRules/default`` without the `managed-namespace` stage.
+    public var rules: FulcrumRules = .default
     /// Keep attributes the schemas do not define, as sent (the `validation` stage's `unsupportedAttributes: store`).
     public var storeUnsupportedAttributes = false
-    /// Maps a user's `roles` (as stored) to a Fulcrum role; never returns `.owner`. `nil`: roles are not mapped.
-    public var role: (@Sendable (_ roles: JSONValue?) -> MemberRole)?
+    /// The most group members one PATCH may add or remove, counted on the change it really makes (the `validation`
+    /// stage's `maxMembersPerPatch`); `nil`: no limit.
+    public var maxMembersPerPatch: Int?
     /// Rewrites a user as it is about to be stored and names the Fulcrum member fields it sets (the
     /// `attribute-mapping` stage). Called with the final representation of every create, replace and patch.
     public var mapping: (@Sendable (_ user: JSONValue, _ organizationID: String) throws -> (JSONValue, MemberFields))?
 
-    public init(onUnmanagedConflict: UnmanagedConflict = .reject, role: (@Sendable (_ roles: JSONValue?) -> MemberRole)? = nil) {
-        self.onUnmanagedConflict = onUnmanagedConflict
-        self.role = role
+    public init(rules: FulcrumRules = .default) {
+        self.rules = rules
     }
 
-    /// The defaults of a pipeline without the `managed-namespace` stage.
+    /// The defaults of a pipeline without the stages that set a policy.
     public static let `default` = ProvisioningPolicy()
 }
 
-/// Fulcrum member fields set by an attribute mapping; `nil` leaves the backend's own derivation (primary or work
+/// Fulcrum member fields set by an attribute mapping; `nil` leaves the service's own derivation (primary or work
 /// email, `name.givenName`, `name.familyName`).
 public struct MemberFields: Sendable, Hashable {
     public var email: String?

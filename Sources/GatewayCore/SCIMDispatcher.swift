@@ -1,15 +1,15 @@
 internal import Foundation
 public import SCIMCore
 
-/// The end of the pipeline: answers discovery calls itself and sends resource calls to the backend, applying the
-/// protocol rules every backend shares (paging limits, projection, preconditions, status codes).
+/// The end of the pipeline: answers discovery calls itself and sends resource calls to the ``ResourceService`` over
+/// the backend, with the HTTP-level rules every backend shares (paging limits, projection, status codes).
 public struct SCIMDispatcher: Sendable {
-    public let backend: any BackendAdapter
+    public let service: ResourceService
     public let configuration: SCIMConfiguration
     public let discovery: Discovery
 
     public init(backend: any BackendAdapter, configuration: SCIMConfiguration, discovery: Discovery) {
-        self.backend = backend
+        self.service = ResourceService(backend: backend)
         self.configuration = configuration
         self.discovery = discovery
     }
@@ -25,13 +25,13 @@ public struct SCIMDispatcher: Sendable {
             return .ok(try discovery.schemas(id: id, baseURL: context.baseURL))
         case .create(let type):
             let body = try Self.requireObject(request.body)
-            let created = try await backend.create(body, in: type, context: context)
+            let created = try await service.create(body, in: type, context: context)
             var response = try render(created, type: type, query: request.query, status: 201)
             response.location = "\(context.baseURL)\(type.endpoint)/\(created.id)"
             return response
         case .get(let type, let id):
             let projection = try Projection(attributes: request.query.attributes, excludedAttributes: request.query.excludedAttributes)
-            let resource = try await backend.get(id: id, in: type, projection: projection, context: context)
+            let resource = try await service.get(id: id, in: type, projection: projection, context: context)
             if let ifNoneMatch = request.ifNoneMatch, ETag.matches(ifNoneMatch, version: resource.version) {
                 return SCIMResponse(status: 304, body: nil, version: resource.version)
             }
@@ -40,19 +40,19 @@ public struct SCIMDispatcher: Sendable {
             return try await search(request, type: type, context: context)
         case .replace(let type, let id):
             let body = try Self.requireObject(request.body)
-            let replaced = try await backend.replace(id: id, with: body, in: type, ifMatch: request.ifMatch, context: context)
+            let replaced = try await service.replace(id: id, with: body, in: type, ifMatch: request.ifMatch, context: context)
             return try render(replaced, type: type, query: request.query, status: 200)
         case .patch(let type, let id):
             guard let body = request.body else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
             let operations = try PatchOperation.operations(fromBody: body)
-            let patched = try await backend.patch(id: id, operations: operations, in: type, ifMatch: request.ifMatch, context: context)
+            let patched = try await service.patch(id: id, operations: operations, in: type, ifMatch: request.ifMatch, context: context)
             // Groups answer 204 (Entra expects it) unless the client asked for a body through attributes/excludedAttributes.
             if type == .group, request.query.attributes.isEmpty, request.query.excludedAttributes.isEmpty {
                 return SCIMResponse(status: 204, body: nil, version: patched.version)
             }
             return try render(patched, type: type, query: request.query, status: 200)
         case .delete(let type, let id):
-            try await backend.delete(id: id, in: type, ifMatch: request.ifMatch, context: context)
+            try await service.delete(id: id, in: type, ifMatch: request.ifMatch, context: context)
             return .noContent
         }
     }
@@ -100,7 +100,7 @@ public struct SCIMDispatcher: Sendable {
             var typeQuery = query
             typeQuery.startIndex = skip + 1
             typeQuery.count = remaining
-            let result = try await backend.search(typeQuery, in: type, context: context)
+            let result = try await service.search(typeQuery, in: type, context: context)
             total += result.totalResults
             page += result.resources.map { projection.apply(to: $0.body, coreSchema: type.schema) }
             remaining -= result.resources.count

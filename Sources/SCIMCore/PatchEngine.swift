@@ -239,7 +239,9 @@ public struct PatchEngine: Sendable {
         }
         switch op {
         case .remove:
-            if incoming.isEmpty {
+            // Only a remove with no value removes every entry; an explicit list, even an empty one or null, removes
+            // exactly the entries it names (a `"value": []` must not empty a 5,000-member group).
+            if value == nil {
                 items.removeAll()
             } else {
                 // `{"op":"Remove","path":"members","value":[{"value":"id"}]}` removes only the listed members.
@@ -324,50 +326,8 @@ public struct PatchEngine: Sendable {
             return !value.isNull && value != .string("")
         case .compare(let path, let op, let expected):
             let actual = element[attribute: path.subAttribute ?? path.name] ?? .null
-            return compare(actual, op, expected)
-        }
-    }
-
-    static func compare(_ actual: JSONValue, _ op: Filter.ComparisonOperator, _ expected: Filter.FilterValue) -> Bool {
-        switch expected {
-        case .null:
-            return op == .eq ? actual.isNull : op == .ne ? !actual.isNull : false
-        case .bool(let flag):
-            let value = try? truthy(actual)
-            return op == .eq ? value == flag : op == .ne ? value != flag : false
-        case .number(let number):
-            let value: Double? =
-                switch actual {
-                case .integer(let int): Double(int)
-                case .number(let double): double
-                default: nil
-                }
-            guard let value else { return op == .ne }
-            switch op {
-            case .eq: return value == number
-            case .ne: return value != number
-            case .gt: return value > number
-            case .ge: return value >= number
-            case .lt: return value < number
-            case .le: return value <= number
-            default: return false
-            }
-        case .string(let text):
-            guard let value = actual.stringValue else { return op == .ne }
             // Sub-attributes of multi-valued attributes (type, value, display) compare case-insensitively.
-            let lhs = value.lowercased()
-            let rhs = text.lowercased()
-            switch op {
-            case .eq: return lhs == rhs
-            case .ne: return lhs != rhs
-            case .co: return lhs.contains(rhs)
-            case .sw: return lhs.hasPrefix(rhs)
-            case .ew: return lhs.hasSuffix(rhs)
-            case .gt: return lhs > rhs
-            case .ge: return lhs >= rhs
-            case .lt: return lhs < rhs
-            case .le: return lhs <= rhs
-            }
+            return FilterEvaluator.compare(actual, op, expected, caseExact: false)
         }
     }
 }

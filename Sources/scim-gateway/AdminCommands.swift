@@ -10,11 +10,7 @@ func withDirectory(_ options: ConfigOption, _ body: (any DirectoryAdministration
     var logger = Logger(label: "scim-gateway")
     logger.logLevel = .warning
     let gateway = try await options.assemble(document, logger: logger)
-    guard let directory = gateway.backend as? any DirectoryAdministration else {
-        await gateway.backend.close()
-        FileHandle.standardError.write(Data("error: backend \(document.backend.name) has no admin commands\n".utf8))
-        throw ExitCode.failure
-    }
+    let directory = SimulatedFulcrum(backend: gateway.backend)
     let outcome: Result<Void, any Error>
     do {
         try await body(directory)

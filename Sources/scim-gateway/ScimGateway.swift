@@ -174,24 +174,9 @@ struct Validate: AsyncParsableCommand {
 /// First start: an empty store gets the `bootstrap:` organization, Owner and token.
 enum Bootstrap {
     static func run(_ gateway: AssembledGateway, logger: Logger) async throws -> IssuedToken? {
-        guard let seed = gateway.bootstrap, let directory = gateway.backend as? any DirectoryAdministration else { return nil }
-        guard try await directory.listOrganizations().isEmpty else { return nil }
-        let organization = try await directory.createOrganization(
-            name: seed.organization.name,
-            features: PlanFeatures(plan: seed.organization.plan, sso: seed.organization.sso, developerPack: seed.organization.developerPack)
-        )
-        _ = try await directory.addMember(
-            organizationID: organization.id,
-            email: seed.owner.email,
-            firstName: seed.owner.firstName,
-            lastName: seed.owner.lastName,
-            role: .owner
-        )
-        let token = try await directory.createToken(
-            organizationID: organization.id,
-            memberEmail: seed.owner.email,
-            description: seed.tokenDescription
-        )
+        guard let seed = gateway.bootstrap else { return nil }
+        // One transaction: a start that fails halfway leaves an empty store, and the next start bootstraps again.
+        guard let (organization, token) = try await SimulatedFulcrum(backend: gateway.backend).bootstrap(seed) else { return nil }
         logger.notice("bootstrapped an empty store", metadata: ["organization.id": "\(organization.id)"])
         return token
     }

@@ -33,7 +33,7 @@ import Testing
         )
         do {
             let issued = try #require(try await Bootstrap.run(gateway, logger: logger))
-            let directory = try #require(gateway.backend as? any DirectoryAdministration)
+            let directory = SimulatedFulcrum(backend: gateway.backend)
             let app = try buildApplication(
                 GatewayHTTPOptions(pipeline: gateway.pipeline, backend: gateway.backend, server: gateway.server, tls: nil),
                 logger: logger

@@ -9,14 +9,16 @@ import Logging
 import ManagedNamespaceStage
 import NIOCore
 
-/// Runs `body` against the production router over a fresh embedded directory, in process.
+/// Runs `body` against the production router over a fresh directory (the embedded one unless `kind` says
+/// otherwise), in process.
 func withEdge(
+    _ kind: DirectoryKind = .sqlite,
     features: PlanFeatures = .scimReady,
     server: ListenerConfiguration = .init(),
     namespace: String = "roleMapping: { Manager: manager }",
-    _ body: @escaping @Sendable (SQLiteFixture, any TestClientProtocol) async throws -> Void
+    _ body: @escaping @Sendable (DirectoryFixture, any TestClientProtocol) async throws -> Void
 ) async throws {
-    try await SQLiteFixture.run(features: features) { fixture in
+    try await DirectoryFixture.run(kind, features: features) { fixture in
         let context = PluginContext.test(backend: fixture.backend)
         let authentication = try await AuthenticationStage(configuration: .init(), context: context)
         let namespaceConfiguration = try ConfigBlock(yaml: namespace).decode(ManagedNamespaceStage.Configuration.self)
@@ -32,7 +34,7 @@ func withEdge(
     }
 }
 
-extension SQLiteFixture {
+extension DirectoryFixture {
     var authorization: HTTPFields { [.authorization: "Bearer \(token)"] }
 }
 

@@ -63,7 +63,7 @@ import Testing
                 let detail = try response.scim[attribute: "detail"]?.stringValue ?? ""
                 #expect(detail.hasSuffix("is missing the Developer Pack"))
             }
-            let listed = try await fixture.backend.search(SearchQuery(), in: .user, context: try await fixture.context())
+            let listed = try await fixture.service.search(SearchQuery(), in: .user, context: try await fixture.context())
             #expect(listed.totalResults == 0)
         }
     }

@@ -37,7 +37,7 @@ import Testing
 
     /// A client bound to the fixture's token, with small helpers that return decoded bodies.
     struct Entra {
-        let fixture: SQLiteFixture
+        let fixture: DirectoryFixture
         let client: any TestClientProtocol
 
         var headers: HTTPFields {

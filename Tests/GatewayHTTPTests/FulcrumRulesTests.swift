@@ -4,7 +4,6 @@ import GatewayTesting
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import SQLiteBackend
 import Testing
 
 /// One scenario per Fulcrum rule, through the real pipeline with Entra's payloads, checking the SCIM view and the
@@ -12,12 +11,18 @@ import Testing
 @Suite struct FulcrumRulesTests {
     typealias Entra = EntraDialectTests.Entra
 
-    func withRules(namespace: String = "roleMapping: { Manager: manager }", _ body: @escaping @Sendable (Entra) async throws -> Void) async throws {
-        try await withEdge(namespace: namespace) { fixture, client in try await body(Entra(fixture: fixture, client: client)) }
+    /// Every rule runs on the embedded directory and on the in-memory one: the rules live in the service, not in a
+    /// backend.
+    func withRules(
+        _ kind: DirectoryKind,
+        namespace: String = "roleMapping: { Manager: manager }",
+        _ body: @escaping @Sendable (Entra) async throws -> Void
+    ) async throws {
+        try await withEdge(kind, namespace: namespace) { fixture, client in try await body(Entra(fixture: fixture, client: client)) }
     }
 
     func members(_ entra: Entra) async throws -> [Member] {
-        try await entra.fixture.backend.listMembers(organizationID: entra.fixture.organization.id)
+        try await entra.fixture.admin.listMembers(organizationID: entra.fixture.organization.id)
     }
 
     static func user(_ name: String, roles: JSONValue = []) -> JSONValue {
@@ -28,8 +33,9 @@ import Testing
         ]
     }
 
-    @Test func pushedUsersBecomeManagedMembersWithEmailNamesAndMappedRole() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func pushedUsersBecomeManagedMembersWithEmailNamesAndMappedRole(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let id = try await entra.create(Self.user("alice", roles: [["primary": "True", "value": "Manager"]]))
             _ = try await entra.create(Self.user("bob", roles: [["primary": "True", "value": "Astronaut"]]))
             let listed = try await members(entra)
@@ -44,8 +50,9 @@ import Testing
         }
     }
 
-    @Test func assignUnassignReassignRestoresGroupMembership() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func assignUnassignReassignRestoresGroupMembership(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let alice = try await entra.create(Self.user("alice"))
             let group = try await entra.create(["displayName": "Field Crew", "members": [["value": .string(alice)]]], at: "/scim/v2/Groups")
             let org = entra.fixture.organization.id
@@ -57,12 +64,12 @@ import Testing
                 expect: .ok
             )
             #expect(try await members(entra).contains { $0.id == alice } == false)
-            #expect(try await entra.fixture.backend.listGroups(organizationID: org).first?.memberCount == 0)
+            #expect(try await entra.fixture.admin.listGroups(organizationID: org).first?.memberCount == 0)
             #expect(try await entra.get("/scim/v2/Users/\(alice)")[attribute: "active"] == false)
             #expect(try await entra.get("/scim/v2/Groups/\(group)")[attribute: "members"]?.arrayValue?.count == 1)
             // A deactivated member cannot hold tokens.
             await #expect(throws: DirectoryError.self) {
-                try await entra.fixture.backend.createToken(organizationID: org, memberEmail: "alice@contoso.test", description: nil)
+                try await entra.fixture.admin.createToken(organizationID: org, memberEmail: "alice@contoso.test", description: nil)
             }
             // Reassign: everything comes back as it was.
             try await entra.send(
@@ -72,7 +79,7 @@ import Testing
                 expect: .ok
             )
             #expect(try await members(entra).contains { $0.id == alice })
-            #expect(try await entra.fixture.backend.listGroups(organizationID: org).first?.memberCount == 1)
+            #expect(try await entra.fixture.admin.listGroups(organizationID: org).first?.memberCount == 1)
             // DELETE is for good.
             try await entra.send(.delete, "/scim/v2/Users/\(alice)", expect: .noContent)
             try await entra.send(.get, "/scim/v2/Users/\(alice)", expect: .notFound)
@@ -80,8 +87,9 @@ import Testing
         }
     }
 
-    @Test func emailAndNameChangesFlowThroughAndCollisionsChangeNothing() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func emailAndNameChangesFlowThroughAndCollisionsChangeNothing(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let alice = try await entra.create(Self.user("alice"))
             _ = try await entra.create(Self.user("bob"))
             try await entra.send(
@@ -114,10 +122,11 @@ import Testing
         }
     }
 
-    @Test func unmanagedObjectsAreInvisibleToSCIMAndNamesMayRepeatAcrossNamespaces() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func unmanagedObjectsAreInvisibleToSCIMAndNamesMayRepeatAcrossNamespaces(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let org = entra.fixture.organization.id
-            let backend = entra.fixture.backend
+            let backend = entra.fixture.admin
             let sam = try await backend.addMember(organizationID: org, email: "sam@contoso.test", firstName: "Sam", lastName: nil, role: .standard)
             let fulcrumGroup = try await backend.createGroup(organizationID: org, name: "Surveyors")
             try await entra.send(.get, "/scim/v2/Users/\(sam.id)", expect: .notFound)
@@ -147,10 +156,11 @@ import Testing
         }
     }
 
-    @Test func theFulcrumSideCannotEditManagedObjects() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func theFulcrumSideCannotEditManagedObjects(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let org = entra.fixture.organization.id
-            let backend = entra.fixture.backend
+            let backend = entra.fixture.admin
             let alice = try await entra.create(Self.user("alice"))
             let group = try await entra.create(["displayName": "Field Crew", "members": [["value": .string(alice)]]], at: "/scim/v2/Groups")
             let attempts: [@Sendable () async throws -> Void] = [
@@ -190,10 +200,11 @@ import Testing
         }
     }
 
-    @Test func rejectIsTheDefaultForAnEmailHeldByAnUnmanagedMember() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func rejectIsTheDefaultForAnEmailHeldByAnUnmanagedMember(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let org = entra.fixture.organization.id
-            _ = try await entra.fixture.backend.addMember(
+            _ = try await entra.fixture.admin.addMember(
                 organizationID: org,
                 email: "alice@contoso.test",
                 firstName: nil,
@@ -207,10 +218,11 @@ import Testing
         }
     }
 
-    @Test func adoptionKeepsTheFulcrumIdAndAnOwnerStaysOwner() async throws {
-        try await withRules(namespace: "onUnmanagedConflict: adopt") { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func adoptionKeepsTheFulcrumIdAndAnOwnerStaysOwner(kind: DirectoryKind) async throws {
+        try await withRules(kind, namespace: "onUnmanagedConflict: adopt") { entra in
             let org = entra.fixture.organization.id
-            let backend = entra.fixture.backend
+            let backend = entra.fixture.admin
             let existing = try await backend.addMember(organizationID: org, email: "alice@contoso.test", firstName: "A", lastName: nil, role: .owner)
             let adopted = try await entra.create(Self.user("alice"))
             #expect(adopted == existing.id)
@@ -230,8 +242,9 @@ import Testing
         }
     }
 
-    @Test func scimNeverChangesTheMemberWhoseTokenIsInUse() async throws {
-        try await withRules(namespace: "onUnmanagedConflict: adopt") { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func scimNeverChangesTheMemberWhoseTokenIsInUse(kind: DirectoryKind) async throws {
+        try await withRules(kind, namespace: "onUnmanagedConflict: adopt") { entra in
             // Adopting the token's own Owner is refused too.
             let error = try await entra.send(.post, "/scim/v2/Users", ["userName": .string(entra.fixture.ownerEmail)], expect: .forbidden)
             #expect(error?[attribute: "status"] == "403")
@@ -239,8 +252,9 @@ import Testing
         }
     }
 
-    @Test func rolesChangeWithTheMappingAndNeverGrantOwner() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func rolesChangeWithTheMappingAndNeverGrantOwner(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let id = try await entra.create(Self.user("carol"))
             #expect(try await members(entra).first { $0.id == id }?.role == .standard)
             try await entra.send(
@@ -260,10 +274,11 @@ import Testing
         }
     }
 
-    @Test func aDemotedOwnersTokenAndARevokedTokenStopAtOnce() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func aDemotedOwnersTokenAndARevokedTokenStopAtOnce(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let org = entra.fixture.organization.id
-            let backend = entra.fixture.backend
+            let backend = entra.fixture.admin
             _ = try await backend.addMember(organizationID: org, email: "second@contoso.test", firstName: nil, lastName: nil, role: .owner)
             let second = try await backend.createToken(organizationID: org, memberEmail: "second@contoso.test", description: nil)
             _ = try await backend.updateMember(
@@ -296,11 +311,12 @@ import Testing
         }
     }
 
-    @Test func aDowngradedPlanGets403OnEveryCallAndNothingIsWritten() async throws {
-        try await withRules { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func aDowngradedPlanGets403OnEveryCallAndNothingIsWritten(kind: DirectoryKind) async throws {
+        try await withRules(kind) { entra in
             let org = entra.fixture.organization.id
             let id = try await entra.create(Self.user("alice"))
-            _ = try await entra.fixture.backend.updateOrganization(id: org, plan: .professional, sso: nil, developerPack: false)
+            _ = try await entra.fixture.admin.updateOrganization(id: org, plan: .professional, sso: nil, developerPack: false)
             for (method, path, body) in [
                 (HTTPRequest.Method.get, "/scim/v2/Users/\(id)", nil), (.post, "/scim/v2/Users", Self.user("bob")),
                 (.patch, "/scim/v2/Users/\(id)", EntraDialectTests.patch([["op": "Replace", "path": "active", "value": "False"]])),
@@ -312,7 +328,7 @@ import Testing
                         == true
                 )
             }
-            _ = try await entra.fixture.backend.updateOrganization(id: org, plan: .enterprise, sso: nil, developerPack: true)
+            _ = try await entra.fixture.admin.updateOrganization(id: org, plan: .enterprise, sso: nil, developerPack: true)
             #expect(try await entra.get("/scim/v2/Users/\(id)")[attribute: "active"] == true)
             #expect(try await entra.get("/scim/v2/Users")[attribute: "totalResults"] == 1)
         }

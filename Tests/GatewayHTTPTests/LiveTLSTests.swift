@@ -14,11 +14,11 @@ import Testing
 /// Over a real socket on loopback (port 0), with the generated development certificate.
 @Suite struct LiveTLSTests {
     /// Starts the gateway over TLS, runs `body` with the bound port and the certificate, then shuts down gracefully.
-    func withLiveGateway(_ body: @escaping @Sendable (SQLiteFixture, Int, NIOSSLCertificate) async throws -> Void) async throws {
-        try await SQLiteFixture.run { fixture in
+    func withLiveGateway(_ body: @escaping @Sendable (DirectoryFixture, Int, NIOSSLCertificate) async throws -> Void) async throws {
+        try await DirectoryFixture.run { fixture in
             var settings = ListenerConfiguration.TLSSettings()
             settings.selfSigned = true
-            let material = try TLSSetup.prepare(settings, directory: fixture.directory)
+            let material = try TLSSetup.prepare(settings, directory: fixture.folder)
             #expect(material.generated)
             var server = ListenerConfiguration()
             server.host = "127.0.0.1"

@@ -11,7 +11,7 @@ enum FilterScale {
         print("size        p50 µs    p99 µs    store MiB")
         var medians: [Int: Double] = [:]
         for size in sizes {
-            try await SQLiteFixture.run { fixture in
+            try await DirectoryFixture.run { fixture in
                 try await seed(fixture, members: size)
                 let context = try await fixture.context()
                 var samples: [Double] = []
@@ -21,7 +21,7 @@ enum FilterScale {
                     let name = "user\(Int.random(in: 0..<size, using: &generator))@bench.example.com"
                     let query = SearchQuery(filter: .compare(AttributePath(name: "userName"), .eq, .string(name.uppercased())))
                     let start = ContinuousClock.now
-                    let result = try await fixture.backend.search(query, in: .user, context: context)
+                    let result = try await fixture.service.search(query, in: .user, context: context)
                     samples.append(Double((ContinuousClock.now - start).components.attoseconds) / 1e12)
                     precondition(result.totalResults == 1, "lookup of \(name) found \(result.totalResults)")
                 }
@@ -29,7 +29,7 @@ enum FilterScale {
                 let p50 = samples[samples.count / 2]
                 let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
                 medians[size] = p50
-                let bytes = (try? FileManager.default.attributesOfItem(atPath: fixture.backend.path)[.size] as? Int) ?? 0
+                let bytes = (try? FileManager.default.attributesOfItem(atPath: fixture.sqlite?.path ?? "")[.size] as? Int) ?? 0
                 print(
                     String(size).padding(toLength: 12, withPad: " ", startingAt: 0)
                         + String(format: "%-10.1f%-10.1f%.1f", p50, p99, Double(bytes) / 1_048_576)
@@ -41,7 +41,7 @@ enum FilterScale {
         }
     }
 
-    static func seed(_ fixture: SQLiteFixture, members: Int) async throws {
-        try await Seeder.seed(store: fixture.backend.path, organizationID: fixture.organization.id, users: members)
+    static func seed(_ fixture: DirectoryFixture, members: Int) async throws {
+        try await Seeder.seed(store: fixture.sqlite?.path ?? "", organizationID: fixture.organization.id, users: members)
     }
 }

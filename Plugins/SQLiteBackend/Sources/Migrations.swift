@@ -1,10 +1,56 @@
+import GatewayCore
 import Logging
 import SQLiteNIO
 
 /// Versioned schema migrations, tracked in `PRAGMA user_version`. Each migration is a list of single statements
-/// applied in one transaction; a new release appends a migration and never edits an old one.
+/// (and, where SQL cannot compute a value, a step in Swift) applied in one transaction; a new release appends a
+/// migration and never edits an old one.
 enum Migrations {
-    static let all: [[String]] = [
+    struct Migration: Sendable {
+        var statements: [String]
+        /// Runs after `statements`, then `finally`.
+        var backfill: (@Sendable (SQLiteConnection) async throws -> Void)? = nil
+        var finally: [String] = []
+    }
+
+    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys]
+
+    /// 3: unique keys computed in Swift (Unicode NFC and case folding, ``DirectoryKey``) replace SQLite's ASCII-only
+    /// `COLLATE NOCASE` for userName, emails and group names.
+    static let normalisedKeys = Migration(
+        statements: [
+            "ALTER TABLE members ADD COLUMN email_key TEXT",
+            "ALTER TABLE members ADD COLUMN user_name_key TEXT",
+            "ALTER TABLE groups ADD COLUMN name_key TEXT",
+        ],
+        backfill: { connection in
+            for row in try await connection.query("SELECT id, email, user_name FROM members") {
+                _ = try await connection.query(
+                    "UPDATE members SET email_key = ?, user_name_key = ? WHERE id = ?",
+                    [
+                        .optional(row.string("email").map(DirectoryKey.fold)), .optional(row.string("user_name").map(DirectoryKey.fold)),
+                        .text(row.string("id") ?? ""),
+                    ]
+                )
+            }
+            for row in try await connection.query("SELECT id, name FROM groups") {
+                _ = try await connection.query(
+                    "UPDATE groups SET name_key = ? WHERE id = ?",
+                    [.text(DirectoryKey.fold(row.string("name") ?? "")), .text(row.string("id") ?? "")]
+                )
+            }
+        },
+        finally: [
+            "DROP INDEX members_email",
+            "DROP INDEX members_user_name",
+            "DROP INDEX groups_name",
+            "CREATE UNIQUE INDEX members_email_key ON members (organization_id, email_key) WHERE email_key IS NOT NULL",
+            "CREATE UNIQUE INDEX members_user_name_key ON members (organization_id, user_name_key) WHERE user_name_key IS NOT NULL",
+            "CREATE UNIQUE INDEX groups_name_key ON groups (organization_id, managed, name_key)",
+        ]
+    )
+
+    static let statements: [[String]] = [
         // 1: the Fulcrum directory.
         [
             """
@@ -103,7 +149,10 @@ enum Migrations {
                 // Another process may have migrated while this one waited for the lock.
                 let now = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
                 if now < version {
-                    for statement in all[version - 1] { _ = try await connection.query(statement) }
+                    let migration = all[version - 1]
+                    for statement in migration.statements { _ = try await connection.query(statement) }
+                    try await migration.backfill?(connection)
+                    for statement in migration.finally { _ = try await connection.query(statement) }
                     _ = try await connection.query("PRAGMA user_version = \(version)")
                     logger.notice("store migrated", metadata: ["store.schema_version": "\(version)"])
                 }

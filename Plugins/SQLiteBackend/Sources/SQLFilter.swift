@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import SCIMCore
 import SQLiteNIO
 
@@ -96,6 +97,9 @@ struct SQLFilter {
         default: throw unknown()
         }
     }
+
+    /// Columns whose normalised key (``DirectoryKey``) is stored beside them.
+    static let keyColumns = ["user_name": "user_name_key", "name": "name_key"]
 
     static func kind(_ type: AttributeDefinition.DataType) -> Kind {
         switch type {
@@ -217,6 +221,10 @@ struct SQLFilter {
     ) throws(SCIMError) -> String {
         switch target {
         case .column(let column, let caseExact, let kind):
+            // Equality on a unique case-insensitive value compares normalised keys: Unicode-aware and indexed.
+            if let key = Self.keyColumns[column], op == .eq || op == .ne, case .string(let text) = value {
+                return try comparison(key, caseExact: true, kind: .text, op: op, value: .string(DirectoryKey.fold(text)), binds: &binds)
+            }
             return try comparison(column, caseExact: caseExact, kind: kind, op: op, value: value, binds: &binds)
         case .json(let jsonPath, let caseExact, let kind):
             return try comparison("json_extract(attributes, '\(jsonPath)')", caseExact: caseExact, kind: kind, op: op, value: value, binds: &binds)

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 public import GatewayCore
 import Logging
@@ -9,6 +8,9 @@ public import ServiceLifecycle
 /// The embedded Fulcrum directory: organizations, members, groups and API tokens in one SQLite file (WAL mode,
 /// foreign keys on, versioned migrations). The default backend, so one command runs the whole gateway.
 ///
+/// It implements storage only (``DirectoryTransaction``); the SCIM protocol and Fulcrum's rules run above it in
+/// the ``ResourceService``, and the admin commands' Fulcrum side in ``SimulatedFulcrum``.
+///
 /// ```yaml
 /// backend:
 ///   use: sqlite
@@ -17,7 +19,7 @@ public import ServiceLifecycle
 ///     synchronous: full           # full | normal
 ///     readers: 2
 /// ```
-public struct SQLiteBackend: BackendAdapter, DirectoryAdministration {
+public struct SQLiteBackend: BackendAdapter {
     /// How hard a commit waits for the disk.
     public enum Synchronous: String, Codable, Sendable {
         /// fsync on every commit: an acknowledged write survives a power loss.
@@ -52,7 +54,6 @@ public struct SQLiteBackend: BackendAdapter, DirectoryAdministration {
     public static let name: PluginName = "sqlite"
 
     let store: SQLiteStore
-    let logger: Logger
 
     public init(configuration: Configuration, context: PluginContext) async throws {
         guard (1...16).contains(configuration.readers) else {
@@ -69,7 +70,6 @@ public struct SQLiteBackend: BackendAdapter, DirectoryAdministration {
         } catch {
             throw ConfigurationError.invalidValue("path", "cannot open the store at \(path): \(error)")
         }
-        self.logger = context.logger
     }
 
     /// The file the store lives in.
@@ -80,86 +80,39 @@ public struct SQLiteBackend: BackendAdapter, DirectoryAdministration {
     /// Closes the store; for commands that run without a service group.
     public func close() async { await store.close() }
 
+    /// Ready when the writer can run a transaction and a reader can query: a writer stuck in a failed transaction
+    /// is not ready, whatever the readers say.
     public func checkReadiness() async throws {
-        _ = try await store.read { try await $0.query("SELECT 1") }
+        try await write { _ in }
+        try await read { directory in _ = try await directory.organizations() }
     }
 
-    // MARK: Authentication
-
-    public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {
-        let digest = Self.digest(token.secret)
-        let rows = try await store.read { connection in
-            try await connection.query(
-                """
-                SELECT t.id AS token_id, t.revoked_at, t.last_used_at, m.id AS member_id, m.role, m.active,
-                       o.id AS organization_id, o.name, o.plan, o.sso, o.developer_pack
-                FROM api_tokens t
-                JOIN members m ON m.id = t.member_id
-                JOIN organizations o ON o.id = t.organization_id
-                WHERE t.digest = ?
-                """,
-                [.text(digest)]
-            )
+    public func read<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        do {
+            return try await store.read { try await body(SQLiteDirectory(connection: $0)) }
+        } catch {
+            throw Self.translate(error)
         }
-        guard let row = rows.first, let tokenID = row.string("token_id") else {
-            throw SCIMError.unauthorized("the bearer token is not valid")
-        }
-        guard row.string("revoked_at") == nil else { throw SCIMError.unauthorized("the bearer token has been revoked") }
-        guard row.isActiveMember, row.string("role") == MemberRole.owner.rawValue else {
-            throw SCIMError.unauthorized("the bearer token belongs to a member who is no longer an Owner of the organization")
-        }
-        let principal = Principal(
-            organizationID: row.string("organization_id") ?? "",
-            organizationName: row.string("name") ?? "",
-            memberID: row.string("member_id") ?? "",
-            role: .owner,
-            features: PlanFeatures(
-                plan: Plan(rawValue: row.string("plan") ?? "") ?? .essentials,
-                sso: row.bool("sso"),
-                developerPack: row.bool("developer_pack")
-            ),
-            tokenID: tokenID
-        )
-        // Record use at most once a minute, so authentication stays a read on the hot path.
-        // Timestamps sort as text, so "older than a minute" needs no date parsing.
-        let now = Date()
-        if row.string("last_used_at").map({ $0 < Timestamp.format(now.addingTimeInterval(-60)) }) ?? true {
-            _ = try? await store.write { connection in
-                try await connection.query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [.text(Timestamp.format(now)), .text(tokenID)])
-            }
-        }
-        return principal
     }
 
-    static func digest(_ secret: String) -> String {
-        hex(SHA256.hash(data: Data(secret.utf8)))
-    }
-
-    static func newToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "fgw_" + hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+    public func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        do {
+            return try await store.write { try await body(SQLiteDirectory(connection: $0)) }
+        } catch {
+            throw Self.translate(error)
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
-    static func newID() -> String { UUID().uuidString.lowercased() }
-
-    /// Translates store failures at the boundary, by type.
+    /// Translates store failures at the boundary, by type; every call goes through here.
     static func translate(_ error: any Error) -> any Error {
         guard let sqliteError = error as? SQLiteError else { return error }
         switch sqliteError.reason {
         case .constraintUniqueFailed, .constraintPrimaryKeyFailed:
             return SCIMError.uniqueness("a resource with that unique value already exists")
         case .busy, .busyTimeout, .locked:
-            return SCIMError(status: .serviceUnavailable, detail: "the store is busy; retry the request")
+            var busy = SCIMError(status: .serviceUnavailable, detail: "the store is busy; retry the request")
+            busy.headers[.retryAfter] = "1"
+            return busy
         default:
             return error
         }
@@ -174,13 +127,4 @@ struct StoreService: Service {
         try? await gracefulShutdown()
         await store.close()
     }
-}
-
-/// ISO 8601 timestamps with milliseconds, in UTC: sortable as text.
-enum Timestamp {
-    static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
-
-    static func format(_ date: Date) -> String { style.format(date) }
-
-    static var now: String { format(Date()) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Logging
 import SQLiteNIO
 import Synchronization
@@ -11,12 +12,16 @@ final class SQLiteStore: Sendable {
     let readers: [SQLiteConnection]
     private let nextReader = Atomic<Int>(0)
     private let writeLock = AsyncLock()
+    /// Set when a ROLLBACK failed: the writer may still be inside the failed transaction.
+    private let writerInTransaction = Atomic<Bool>(false)
     let path: String
+    let logger: Logger
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.path = path
         self.writer = writer
         self.readers = readers
+        self.logger = logger
     }
 
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
@@ -24,17 +29,19 @@ final class SQLiteStore: Sendable {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        var readers: [SQLiteConnection] = []
         do {
             try await configure(writer, synchronous: synchronous, isWriter: true)
             try await Migrations.apply(to: writer, logger: logger)
-            var readers: [SQLiteConnection] = []
             for _ in 0..<max(1, readerCount) {
                 let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-                try await configure(reader, synchronous: synchronous, isWriter: false)
                 readers.append(reader)
+                try await configure(reader, synchronous: synchronous, isWriter: false)
             }
-            return SQLiteStore(path: path, writer: writer, readers: readers)
+            return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
         } catch {
+            // Nothing opened here outlives a failed open.
+            for reader in readers { try? await reader.close() }
             try? await writer.close()
             throw error
         }
@@ -56,15 +63,30 @@ final class SQLiteStore: Sendable {
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer: all of it commits, or none of it.
     /// The commit has returned (and, with `synchronous: full`, reached the disk) before this returns.
+    /// A ROLLBACK that failed leaves the writer inside a transaction; the next write (or readiness probe) ends
+    /// it first, and fails (so `/readyz` goes red) while it cannot.
     func write<T: Sendable>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
         try await writeLock.withLock {
+            if writerInTransaction.load(ordering: .acquiring) {
+                _ = try await writer.query("ROLLBACK")
+                writerInTransaction.store(false, ordering: .releasing)
+            }
             _ = try await writer.query("BEGIN IMMEDIATE")
             do {
                 let result = try await body(writer)
                 _ = try await writer.query("COMMIT")
                 return result
             } catch {
-                _ = try? await writer.query("ROLLBACK")
+                do {
+                    _ = try await writer.query("ROLLBACK")
+                } catch let rollback {
+                    // A failed COMMIT may already have ended the transaction; only SQLite can tell.
+                    let ended = (rollback as? SQLiteError)?.message.contains("no transaction is active") ?? false
+                    if !ended {
+                        writerInTransaction.store(true, ordering: .releasing)
+                        logger.error("ROLLBACK failed; the store's writer is not ready until it succeeds", metadata: ["error": "\(rollback)"])
+                    }
+                }
                 throw error
             }
         }
@@ -105,6 +127,10 @@ extension SQLiteRow {
 extension SQLiteData {
     static func optional(_ value: String?) -> SQLiteData {
         value.map { .text($0) } ?? .null
+    }
+
+    static func flag(_ value: Bool) -> SQLiteData {
+        .integer(value ? 1 : 0)
     }
 
     static func optionalFlag(_ value: Bool?) -> SQLiteData {

@@ -50,12 +50,14 @@ import Testing
         (#"userName eq "f3a8e2c1-1111-2222-3333-444455556666""#, []),
     ]
 
-    @Test(arguments: cases)
-    func filtersSelectTheRightUsers(filter: String, expected: [String]) async throws {
-        try await SQLiteFixture.run { fixture in
+    /// The table runs on the SQL compiler and on the in-memory evaluator: both read the grammar the same way.
+    @Test(arguments: DirectoryKind.allCases, cases)
+    func filtersSelectTheRightUsers(kind: DirectoryKind, example: (String, [String])) async throws {
+        let (filter, expected) = example
+        try await DirectoryFixture.run(kind) { fixture in
             let context = try await fixture.context()
-            for user in Self.users { _ = try await fixture.backend.create(user, in: .user, context: context) }
-            let result = try await fixture.backend.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
+            for user in Self.users { _ = try await fixture.service.create(user, in: .user, context: context) }
+            let result = try await fixture.service.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
             #expect(result.resources.compactMap { $0.body[attribute: "userName"]?.stringValue } == expected)
             #expect(result.totalResults == expected.count)
         }
@@ -66,10 +68,10 @@ import Testing
         #"urn:example:custom:Thing:x eq "1""#,
     ])
     func unsupportedFiltersAreInvalidFilter(filter: String) async throws {
-        try await SQLiteFixture.run { fixture in
+        try await DirectoryFixture.run { fixture in
             let context = try await fixture.context()
             let error = await #expect(throws: SCIMError.self) {
-                try await fixture.backend.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
+                try await fixture.service.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
             }
             #expect(error?.scimType == .invalidFilter)
         }
@@ -78,9 +80,10 @@ import Testing
     /// A `userName eq` filter must stay a point lookup on the unique index, whatever the store's size.
     @Test(arguments: [#"userName eq "x""#, #"externalId eq "x""#])
     func equalityFiltersUseAnIndex(filter: String) async throws {
-        try await SQLiteFixture.run { fixture in
+        try await DirectoryFixture.run { fixture in
             let compiled = try SQLFilter.compile(try Filter(parsing: filter), type: .user)
-            let plan = try await fixture.backend.store.read { connection in
+            let sqlite = try #require(fixture.sqlite)
+            let plan = try await sqlite.store.read { connection in
                 try await connection.query(
                     "EXPLAIN QUERY PLAN SELECT * FROM members WHERE organization_id = ? AND managed = 1 AND \(compiled.sql)",
                     [.text("org")] + compiled.binds
@@ -93,22 +96,22 @@ import Testing
     }
 
     @Test func groupsFilterByDisplayNameCaseInsensitivelyAndByMember() async throws {
-        try await SQLiteFixture.run { fixture in
+        try await DirectoryFixture.run { fixture in
             let context = try await fixture.context()
-            let user = try await fixture.backend.create(Self.users[2], in: .user, context: context)
-            _ = try await fixture.backend.create(
+            let user = try await fixture.service.create(Self.users[2], in: .user, context: context)
+            _ = try await fixture.service.create(
                 ["displayName": "Field Crew", "members": [["value": .string(user.id)]]],
                 in: .group,
                 context: context
             )
-            _ = try await fixture.backend.create(["displayName": "Office"], in: .group, context: context)
-            let byName = try await fixture.backend.search(
+            _ = try await fixture.service.create(["displayName": "Office"], in: .group, context: context)
+            let byName = try await fixture.service.search(
                 SearchQuery(filter: try Filter(parsing: #"displayName eq "FIELD CREW""#)),
                 in: .group,
                 context: context
             )
             #expect(byName.resources.map { $0.body[attribute: "displayName"] } == ["Field Crew"])
-            let byMember = try await fixture.backend.search(
+            let byMember = try await fixture.service.search(
                 SearchQuery(filter: try Filter(parsing: "members[value eq \"\(user.id)\"]")),
                 in: .group,
                 context: context

@@ -123,14 +123,6 @@ public struct SchemaValidationStage: Stage {
                 )
             }
             let kept = try validator.validatePatch(operations, type: type, dropUnsupported: drop, unsupported: &found)
-            if type == .group {
-                let members = kept.reduce(0) { $0 + SchemaValidator.memberCount($1) }
-                guard members <= configuration.maxMembersPerPatch else {
-                    throw SCIMError.invalidValue(
-                        "a PATCH may change at most \(configuration.maxMembersPerPatch) members; this one changes \(members)"
-                    )
-                }
-            }
             request.body = SchemaValidator.patchBody(kept)
         default:
             break
@@ -148,6 +140,8 @@ public struct SchemaValidationStage: Stage {
         }
         // In store mode every write keeps what earlier writes stored, not only the writes that bring something new.
         if configuration.unsupportedAttributes == .store { context.policy.storeUnsupportedAttributes = true }
+        // Counted by the service on the change a PATCH really makes (a remove by filter, or of every member, too).
+        context.policy.maxMembersPerPatch = configuration.maxMembersPerPatch
         return try await next(request, context)
     }
 }

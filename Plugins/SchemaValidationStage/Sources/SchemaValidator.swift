@@ -400,19 +400,6 @@ struct SchemaValidator: Sendable {
         return try validate(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
     }
 
-    /// How many group members an operation adds or removes.
-    static func memberCount(_ operation: PatchOperation) -> Int {
-        func count(_ value: JSONValue?) -> Int {
-            guard let value, !value.isNull else { return 0 }
-            return value.arrayValue?.count ?? 1
-        }
-        if let path = operation.path {
-            guard path.lowercased().hasPrefix("members") else { return 0 }
-            return path.contains("[") ? 1 : count(operation.value)
-        }
-        return count(operation.value?[attribute: "members"])
-    }
-
     static func patchBody(_ operations: [PatchOperation]) -> JSONValue {
         [
             "schemas": [.string(SCIMSchema.patchOp)],

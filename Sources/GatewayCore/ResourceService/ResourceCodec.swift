@@ -1,5 +1,5 @@
-import Foundation
-import SCIMCore
+internal import Foundation
+public import SCIMCore
 
 /// Turns SCIM JSON into what the directory stores, and back. Attribute names are canonicalised to the schema's
 /// spelling; attributes the schemas do not define are accepted and not stored (Entra's default mappings send some).
@@ -74,9 +74,9 @@ enum ResourceCodec {
             ?? emails.first { $0["type"]?.stringValue?.lowercased() == "work" }
             ?? emails.first
         // emails.value SHOULD be an address (RFC 7643 §4.1.2); only one that is becomes the member's email.
-        if let value = chosen?["value"]?.stringValue, SQLiteBackend.looksLikeEmail(value) { return value }
-        if let valid = emails.compactMap({ $0["value"]?.stringValue }).first(where: SQLiteBackend.looksLikeEmail) { return valid }
-        return SQLiteBackend.looksLikeEmail(userName) ? userName : nil
+        if let value = chosen?["value"]?.stringValue, FulcrumRules.looksLikeEmail(value) { return value }
+        if let valid = emails.compactMap({ $0["value"]?.stringValue }).first(where: FulcrumRules.looksLikeEmail) { return valid }
+        return FulcrumRules.looksLikeEmail(userName) ? userName : nil
     }
 
     /// Canonicalises and type-checks the stored attributes of a body: core attributes and the extensions the catalog

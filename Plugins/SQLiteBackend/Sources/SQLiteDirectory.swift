@@ -1,0 +1,368 @@
+import Foundation
+import GatewayCore
+import SCIMCore
+import SQLiteNIO
+
+/// One transaction of the embedded directory on a SQLite connection: records in, records out.
+struct SQLiteDirectory: DirectoryTransaction {
+    let connection: SQLiteConnection
+
+    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await connection.query(sql, binds)
+    }
+
+    // MARK: Organizations
+
+    func organization(id: String) async throws -> Organization? {
+        try await query("SELECT * FROM organizations WHERE id = ?", [.text(id)]).first.map(Self.organization(from:))
+    }
+
+    func organizations() async throws -> [Organization] {
+        try await query("SELECT * FROM organizations ORDER BY created_at, rowid").map(Self.organization(from:))
+    }
+
+    func insert(_ organization: Organization) async throws {
+        let now = Timestamp.now
+        _ = try await query(
+            "INSERT INTO organizations (id, name, plan, sso, developer_pack, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                .text(organization.id), .text(organization.name), .text(organization.features.plan.rawValue), .flag(organization.features.sso),
+                .flag(organization.features.developerPack), .text(now), .text(now),
+            ]
+        )
+    }
+
+    func update(_ organization: Organization) async throws {
+        _ = try await query(
+            "UPDATE organizations SET name = ?, plan = ?, sso = ?, developer_pack = ?, updated_at = ? WHERE id = ?",
+            [
+                .text(organization.name), .text(organization.features.plan.rawValue), .flag(organization.features.sso),
+                .flag(organization.features.developerPack), .text(Timestamp.now), .text(organization.id),
+            ]
+        )
+    }
+
+    static func organization(from row: SQLiteRow) -> Organization {
+        Organization(
+            id: row.string("id") ?? "",
+            name: row.string("name") ?? "",
+            features: PlanFeatures(
+                plan: Plan(rawValue: row.string("plan") ?? "") ?? .essentials,
+                sso: row.bool("sso"),
+                developerPack: row.bool("developer_pack")
+            )
+        )
+    }
+
+    // MARK: Members
+
+    func member(id: String, organizationID: String) async throws -> MemberRecord? {
+        try await query("SELECT * FROM members WHERE id = ? AND organization_id = ?", [.text(id), .text(organizationID)]).first.map(
+            Self.member(from:)
+        )
+    }
+
+    func member(organizationID: String, _ key: MemberLookup) async throws -> MemberRecord? {
+        let (column, value) =
+            switch key {
+            case .email(let key): ("email_key", key)
+            case .userName(let key): ("user_name_key", key)
+            }
+        return try await query("SELECT * FROM members WHERE organization_id = ? AND \(column) = ?", [.text(organizationID), .text(value)])
+            .first.map(Self.member(from:))
+    }
+
+    func members(organizationID: String) async throws -> [MemberRecord] {
+        try await query("SELECT * FROM members WHERE organization_id = ? ORDER BY created_at, rowid", [.text(organizationID)]).map(Self.member(from:))
+    }
+
+    static let memberColumns =
+        "email, email_key, first_name, last_name, role, managed, active, user_name, user_name_key, external_id, attributes, version, created_at, updated_at"
+
+    func memberValues(_ member: MemberRecord) throws -> [SQLiteData] {
+        [
+            .optional(member.email), .optional(member.emailKey), .optional(member.firstName), .optional(member.lastName), .text(member.role.rawValue),
+            .flag(member.managed), .optionalFlag(member.active), .optional(member.userName), .optional(member.userNameKey),
+            .optional(member.externalID), .text(Self.encode(member.attributes)), .integer(member.version), .text(member.createdAt),
+            .text(member.updatedAt),
+        ]
+    }
+
+    func insert(_ member: MemberRecord) async throws {
+        _ = try await query(
+            "INSERT INTO members (id, organization_id, \(Self.memberColumns)) VALUES (?, ?, \(Self.placeholders(14)))",
+            [.text(member.id), .text(member.organizationID)] + memberValues(member)
+        )
+    }
+
+    func update(_ member: MemberRecord) async throws {
+        let assignments = Self.memberColumns.split(separator: ",").map { "\($0.trimmingCharacters(in: .whitespaces)) = ?" }.joined(separator: ", ")
+        _ = try await query("UPDATE members SET \(assignments) WHERE id = ?", memberValues(member) + [.text(member.id)])
+    }
+
+    func deleteMember(id: String) async throws {
+        // Foreign keys cascade to group_members, api_tokens and adoptions.
+        _ = try await query("DELETE FROM members WHERE id = ?", [.text(id)])
+    }
+
+    static func member(from row: SQLiteRow) -> MemberRecord {
+        MemberRecord(
+            id: row.string("id") ?? "",
+            organizationID: row.string("organization_id") ?? "",
+            email: row.string("email"),
+            firstName: row.string("first_name"),
+            lastName: row.string("last_name"),
+            role: MemberRole(rawValue: row.string("role") ?? "") ?? .standard,
+            managed: row.bool("managed"),
+            active: row.column("active") == .null ? nil : row.bool("active"),
+            userName: row.string("user_name"),
+            externalID: row.string("external_id"),
+            attributes: decode(row.string("attributes")),
+            version: row.int("version"),
+            createdAt: row.string("created_at") ?? "",
+            updatedAt: row.string("updated_at") ?? ""
+        )
+    }
+
+    // MARK: Groups
+
+    func group(id: String, organizationID: String) async throws -> GroupRecord? {
+        try await query("SELECT * FROM groups WHERE id = ? AND organization_id = ?", [.text(id), .text(organizationID)]).first.map(Self.group(from:))
+    }
+
+    func group(organizationID: String, managed: Bool, nameKey: String) async throws -> GroupRecord? {
+        try await query(
+            "SELECT * FROM groups WHERE organization_id = ? AND managed = ? AND name_key = ?",
+            [.text(organizationID), .flag(managed), .text(nameKey)]
+        ).first.map(Self.group(from:))
+    }
+
+    func groups(organizationID: String) async throws -> [GroupRecord] {
+        try await query("SELECT * FROM groups WHERE organization_id = ? ORDER BY created_at, rowid", [.text(organizationID)]).map(Self.group(from:))
+    }
+
+    func groupValues(_ group: GroupRecord) -> [SQLiteData] {
+        [
+            .text(group.name), .text(group.nameKey), .flag(group.managed), .optional(group.externalID), .text(Self.encode(group.attributes)),
+            .integer(group.version), .text(group.createdAt), .text(group.updatedAt),
+        ]
+    }
+
+    func insert(_ group: GroupRecord) async throws {
+        _ = try await query(
+            """
+            INSERT INTO groups (id, organization_id, name, name_key, managed, external_id, attributes, version, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [.text(group.id), .text(group.organizationID)] + groupValues(group)
+        )
+    }
+
+    func update(_ group: GroupRecord) async throws {
+        _ = try await query(
+            """
+            UPDATE groups SET name = ?, name_key = ?, managed = ?, external_id = ?, attributes = ?, version = ?, created_at = ?, updated_at = ?
+            WHERE id = ?
+            """,
+            groupValues(group) + [.text(group.id)]
+        )
+    }
+
+    func deleteGroup(id: String) async throws {
+        _ = try await query("DELETE FROM groups WHERE id = ?", [.text(id)])
+    }
+
+    static func group(from row: SQLiteRow) -> GroupRecord {
+        GroupRecord(
+            id: row.string("id") ?? "",
+            organizationID: row.string("organization_id") ?? "",
+            name: row.string("name") ?? "",
+            managed: row.bool("managed"),
+            externalID: row.string("external_id"),
+            attributes: decode(row.string("attributes")),
+            version: row.int("version"),
+            createdAt: row.string("created_at") ?? "",
+            updatedAt: row.string("updated_at") ?? ""
+        )
+    }
+
+    // MARK: Membership
+
+    func memberIDs(ofGroups groupIDs: [String]) async throws -> [String: [String]] {
+        guard !groupIDs.isEmpty else { return [:] }
+        var result: [String: [String]] = [:]
+        for row in try await query(
+            """
+            SELECT gm.group_id, gm.member_id FROM group_members gm JOIN members m ON m.id = gm.member_id
+            WHERE gm.group_id IN (\(Self.placeholders(groupIDs.count))) ORDER BY m.created_at, m.rowid
+            """,
+            groupIDs.map { .text($0) }
+        ) {
+            result[row.string("group_id") ?? "", default: []].append(row.string("member_id") ?? "")
+        }
+        return result
+    }
+
+    func managedGroups(ofMembers memberIDs: [String]) async throws -> [String: [GroupReference]] {
+        guard !memberIDs.isEmpty else { return [:] }
+        var result: [String: [GroupReference]] = [:]
+        for row in try await query(
+            """
+            SELECT gm.member_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
+            WHERE g.managed = 1 AND gm.member_id IN (\(Self.placeholders(memberIDs.count))) ORDER BY g.name_key, g.id
+            """,
+            memberIDs.map { .text($0) }
+        ) {
+            result[row.string("member_id") ?? "", default: []].append(GroupReference(id: row.string("id") ?? "", name: row.string("name") ?? ""))
+        }
+        return result
+    }
+
+    func changeMembers(ofGroup groupID: String, adding: [String], removing: [String]) async throws {
+        for memberID in removing {
+            _ = try await query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", [.text(groupID), .text(memberID)])
+        }
+        for memberID in adding {
+            _ = try await query("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?, ?)", [.text(groupID), .text(memberID)])
+        }
+    }
+
+    func touchMembers(_ ids: [String], at time: String) async throws {
+        try await touch("members", ids, at: time)
+    }
+
+    func touchGroups(_ ids: [String], at time: String) async throws {
+        try await touch("groups", ids, at: time)
+    }
+
+    /// Raises versions in batches that stay below SQLite's bound-parameter limit.
+    private func touch(_ table: String, _ ids: [String], at time: String) async throws {
+        var start = 0
+        while start < ids.count {
+            let batch = ids[start..<min(ids.count, start + 500)]
+            _ = try await query(
+                "UPDATE \(table) SET version = version + 1, updated_at = ? WHERE id IN (\(Self.placeholders(batch.count)))",
+                [.text(time)] + batch.map { .text($0) }
+            )
+            start += batch.count
+        }
+    }
+
+    // MARK: Tokens
+
+    func token(digest: String) async throws -> TokenRecord? {
+        try await query("SELECT * FROM api_tokens WHERE digest = ?", [.text(digest)]).first.map(Self.token(from:))
+    }
+
+    func tokens(organizationID: String) async throws -> [TokenRecord] {
+        try await query("SELECT * FROM api_tokens WHERE organization_id = ? ORDER BY created_at, rowid", [.text(organizationID)]).map(
+            Self.token(from:)
+        )
+    }
+
+    func insert(_ token: TokenRecord) async throws {
+        _ = try await query(
+            """
+            INSERT INTO api_tokens (id, organization_id, member_id, digest, description, created_at, last_used_at, revoked_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(token.id), .text(token.organizationID), .text(token.memberID), .text(token.digest), .optional(token.description),
+                .text(token.createdAt), .optional(token.lastUsedAt), .optional(token.revokedAt),
+            ]
+        )
+    }
+
+    func update(_ token: TokenRecord) async throws {
+        _ = try await query(
+            "UPDATE api_tokens SET description = ?, last_used_at = ?, revoked_at = ? WHERE id = ?",
+            [.optional(token.description), .optional(token.lastUsedAt), .optional(token.revokedAt), .text(token.id)]
+        )
+    }
+
+    static func token(from row: SQLiteRow) -> TokenRecord {
+        TokenRecord(
+            id: row.string("id") ?? "",
+            organizationID: row.string("organization_id") ?? "",
+            memberID: row.string("member_id") ?? "",
+            digest: row.string("digest") ?? "",
+            description: row.string("description"),
+            createdAt: row.string("created_at") ?? "",
+            lastUsedAt: row.string("last_used_at"),
+            revokedAt: row.string("revoked_at")
+        )
+    }
+
+    func recordAdoption(memberID: String, organizationID: String, tokenID: String, userName: String, at time: String) async throws {
+        _ = try await query(
+            "INSERT INTO adoptions (member_id, organization_id, token_id, user_name, adopted_at) VALUES (?, ?, ?, ?, ?)",
+            [.text(memberID), .text(organizationID), .text(tokenID), .text(userName), .text(time)]
+        )
+    }
+
+    // MARK: Search
+
+    func searchMembers(organizationID: String, query: SearchQuery, schemas: SchemaCatalog) async throws -> (total: Int, page: [MemberRecord]) {
+        let (total, rows) = try await search("members", type: .user, organizationID: organizationID, query: query, schemas: schemas)
+        return (total, rows.map(Self.member(from:)))
+    }
+
+    func searchGroups(organizationID: String, query: SearchQuery, schemas: SchemaCatalog) async throws -> (total: Int, page: [GroupRecord]) {
+        let (total, rows) = try await search("groups", type: .group, organizationID: organizationID, query: query, schemas: schemas)
+        return (total, rows.map(Self.group(from:)))
+    }
+
+    private func search(
+        _ table: String,
+        type: ResourceType,
+        organizationID: String,
+        query: SearchQuery,
+        schemas: SchemaCatalog
+    ) async throws -> (Int, [SQLiteRow]) {
+        var clause = "organization_id = ? AND managed = 1"
+        var binds: [SQLiteData] = [.text(organizationID)]
+        if let filter = query.filter {
+            let compiled = try SQLFilter.compile(filter, type: type, schemas: schemas)
+            clause += " AND \(compiled.sql)"
+            binds += compiled.binds
+        }
+        var order = "created_at, rowid"
+        if let sortBy = query.sortBy {
+            let direction = query.descending ? "DESC" : "ASC"
+            switch try SQLFilter.target(sortBy, type: type, schemas: schemas) {
+            case .column(let column, let caseExact, _):
+                order = "\(column)\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, rowid"
+            case .json(let path, let caseExact, _):
+                order = "json_extract(attributes, '\(path)')\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, rowid"
+            default:
+                throw SCIMError.invalidValue("sortBy \(sortBy) is not a sortable attribute")
+            }
+        }
+        func count() async throws -> Int {
+            try await self.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(clause)", binds).first?.int("n") ?? 0
+        }
+        guard query.count > 0 else { return (try await count(), []) }
+        let rows = try await self.query(
+            "SELECT * FROM \(table) WHERE \(clause) ORDER BY \(order) LIMIT ? OFFSET ?",
+            binds + [.integer(query.count), .integer(query.startIndex - 1)]
+        )
+        // A first page that is not full holds every match: no need to count them again (the common lookup case).
+        let total = query.startIndex == 1 && rows.count < query.count ? rows.count : try await count()
+        return (total, rows)
+    }
+
+    // MARK: Values
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    static func encode(_ attributes: [String: JSONValue]) -> String {
+        String(decoding: JSONValue.object(attributes).serialized(), as: UTF8.self)
+    }
+
+    static func decode(_ text: String?) -> [String: JSONValue] {
+        guard let text else { return [:] }
+        return (try? JSONValue(parsing: Array(text.utf8)))?.objectValue ?? [:]
+    }
+}
