@@ -28,6 +28,9 @@ public struct SearchQuery: Sendable, Hashable {
     public var descending: Bool
     /// What the client will be shown; a backend may skip loading what it leaves out (group members, say).
     public var projection: Projection
+    /// Part of a search across types (`POST /.search`): an attribute this type does not have matches nothing. The
+    /// filter has been checked against the searched types' schemas (``FilterValidator``) either way.
+    public var acrossTypes = false
 
     public init(
         filter: Filter? = nil,

@@ -88,9 +88,10 @@ public struct SCIMDispatcher: Sendable {
     }
 
     func search(_ request: SCIMRequest, type: ResourceType?, context: GatewayContext) async throws -> SCIMResponse {
-        let query = try searchQuery(from: request.query)
+        var query = try searchQuery(from: request.query)
         let projection = query.projection
         let types = type.map { [$0] } ?? ResourceType.all
+        query.acrossTypes = types.count > 1
         var total = 0
         var page: [JSONValue] = []
         // Across several types (a root search), pages run over the types in order.

@@ -42,6 +42,8 @@ import Testing
         (base + "\nlogging: { level: loud }", "logging.level", .invalidValue),
         (base + "\nbootstrap: { organization: { name: X }, owner: { firstName: Y } }", "bootstrap.owner.email", .missingKey),
         (base + "\nbootstrap: { organization: { name: X, plan: gold }, owner: { email: a@b.c } }", "bootstrap.organization.plan", .invalidValue),
+        (base + "\nbootstrap: { organization: { name: X }, owner: { email: not-an-address } }", "bootstrap.owner.email", .invalidValue),
+        (base + "\nbootstrap: { organization: { name: \"  \" }, owner: { email: a@b.co } }", "bootstrap.organization.name", .invalidValue),
         (base + "\npipeline: [ { config: {} } ]", "pipeline[0].use", .missingKey),
         (base + "\npipeline: [ { use: probe, confg: {} } ]", "pipeline[0].confg", .unknownKey),
         ("server: { host: 127.0.0.1, plainHTTP: true }\nbackend: { use: fake, config: { path: x } }", "backend.config.path", .unknownKey),

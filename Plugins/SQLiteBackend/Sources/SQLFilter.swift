@@ -17,6 +17,12 @@ struct SQLFilter {
         case json(String, caseExact: Bool, kind: Kind)
         /// A multi-valued attribute stored as a JSON array of objects; the filter applies to its elements.
         case jsonArray(String, definition: AttributeDefinition)
+        /// A multi-valued attribute of simple values (a JSON array of strings, say): a comparison tests each value.
+        case jsonValues(String, caseExact: Bool, kind: Kind)
+        /// A complex single-valued attribute (`name`): a value filter tests its sub-attributes.
+        case complex(AttributePath)
+        /// An attribute this type does not have (in a search across types): matches nothing.
+        case nothing
         /// Group members: rows of `group_members`.
         case groupMembers
         /// A user's groups: rows of `group_members` joined to `groups`.
@@ -31,17 +37,35 @@ struct SQLFilter {
 
     let schemas: SchemaCatalog
 
-    static func compile(_ filter: Filter, type: ResourceType, schemas: SchemaCatalog = .standard) throws(SCIMError) -> SQLFilter {
+    /// An attribute the type lacks matches nothing instead of being refused (a search across types).
+    let lenient: Bool
+
+    static func compile(
+        _ filter: Filter,
+        type: ResourceType,
+        schemas: SchemaCatalog = .standard,
+        lenient: Bool = false
+    ) throws(SCIMError) -> SQLFilter {
         var binds: [SQLiteData] = []
-        let sql = try SQLFilter(sql: "", binds: [], type: type, schemas: schemas).expression(filter, binds: &binds)
-        return SQLFilter(sql: sql, binds: binds, type: type, schemas: schemas)
+        let sql = try SQLFilter(sql: "", binds: [], type: type, schemas: schemas, lenient: lenient).expression(filter, binds: &binds)
+        return SQLFilter(sql: sql, binds: binds, type: type, schemas: schemas, lenient: lenient)
     }
 
-    private init(sql: String, binds: [SQLiteData], type: ResourceType, schemas: SchemaCatalog) {
+    private init(sql: String, binds: [SQLiteData], type: ResourceType, schemas: SchemaCatalog, lenient: Bool) {
         self.sql = sql
         self.binds = binds
         self.type = type
         self.schemas = schemas
+        self.lenient = lenient
+    }
+
+    func target(_ path: AttributePath) throws(SCIMError) -> Target {
+        do {
+            return try Self.target(path, type: type, schemas: schemas)
+        } catch {
+            if lenient { return .nothing }
+            throw error
+        }
     }
 
     /// The target of `path` for this resource type; `nil` when the server does not store it.
@@ -53,7 +77,8 @@ struct SQLFilter {
             guard let definition = extensionSchema.attribute(path.name) else { throw unknown() }
             if definition.multiValued, definition.type != .complex {
                 // A list of simple values: the filter tests each one.
-                return .json(#"$."\#(extensionSchema.id)"."\#(definition.name)""#, caseExact: definition.caseExact, kind: kind(definition.type))
+                guard path.subAttribute == nil else { throw unknown() }
+                return .jsonValues(#"$."\#(extensionSchema.id)"."\#(definition.name)""#, caseExact: definition.caseExact, kind: kind(definition.type))
             }
             if definition.type == .complex {
                 let sub = path.subAttribute ?? "value"
@@ -73,6 +98,8 @@ struct SQLFilter {
         case "externalid": return .column("external_id", caseExact: true, kind: .text)
         case "meta.created": return .column("created_at", caseExact: true, kind: .dateTime)
         case "meta.lastmodified": return .column("updated_at", caseExact: true, kind: .dateTime)
+        // Every row of the table is of one type: a literal stands for it.
+        case "meta.resourcetype": return .column("'\(type.name)'", caseExact: false, kind: .text)
         default: break
         }
         if type == .user {
@@ -84,11 +111,11 @@ struct SQLFilter {
             }
             guard let definition = SchemaDefinition.user.attribute(path.name), definition.name != "groups" else { throw unknown() }
             if definition.multiValued { return .jsonArray(definition.name, definition: definition) }
+            if path.subAttribute == nil, !definition.subAttributes.isEmpty { return .complex(AttributePath(name: definition.name)) }
             if let sub = path.subAttribute {
                 guard let subDefinition = definition.subAttribute(sub) else { throw unknown() }
                 return .json(#"$."\#(definition.name)"."\#(subDefinition.name)""#, caseExact: subDefinition.caseExact, kind: kind(subDefinition.type))
             }
-            guard definition.subAttributes.isEmpty else { throw unknown() }
             return .json(#"$."\#(definition.name)""#, caseExact: definition.caseExact, kind: kind(definition.type))
         }
         switch key {
@@ -119,18 +146,39 @@ struct SQLFilter {
         case .not(let inner):
             return "(NOT COALESCE(\(try expression(inner, binds: &binds)), 0))"
         case .present(let path):
-            return try present(Self.target(path, type: type, schemas: schemas), path: path, binds: &binds)
+            return try present(target(path), path: path, binds: &binds)
         case .compare(let path, let op, let value):
-            return try compare(Self.target(path, type: type, schemas: schemas), path: path, op: op, value: value, binds: &binds)
+            return try compare(target(path), path: path, op: op, value: value, binds: &binds)
         case .valuePath(let path, let inner):
-            let target = try Self.target(path, type: type, schemas: schemas)
+            let target = try target(path)
             guard case .jsonArray(let attribute, let definition) = target else {
                 if case .groupMembers = target { return try membersExists(inner, table: .groupMembers, binds: &binds) }
                 if case .userGroups = target { return try membersExists(inner, table: .userGroups, binds: &binds) }
+                if case .nothing = target { return "0" }
+                if case .complex(let attribute) = target {
+                    // `name[givenName eq "x"]` is `name.givenName eq "x"`.
+                    return try expression(Self.qualify(inner, in: attribute), binds: &binds)
+                }
                 throw SCIMError.invalidFilter("\(path) is not a multi-valued attribute")
             }
             return
                 "EXISTS (SELECT 1 FROM json_each(attributes, '$.\"\(attribute)\"') e WHERE \(try element(inner, definition: definition, binds: &binds)))"
+        }
+    }
+
+    /// The filter inside `attribute[…]`, with its paths made sub-attributes of `attribute`.
+    static func qualify(_ filter: Filter, in attribute: AttributePath) -> Filter {
+        func sub(_ path: AttributePath) -> AttributePath {
+            let name = path.subAttribute != nil && path.name.lowercased() == attribute.name.lowercased() ? path.subAttribute! : path.name
+            return AttributePath(schema: attribute.schema, name: attribute.name, subAttribute: name)
+        }
+        switch filter {
+        case .and(let lhs, let rhs): return .and(qualify(lhs, in: attribute), qualify(rhs, in: attribute))
+        case .or(let lhs, let rhs): return .or(qualify(lhs, in: attribute), qualify(rhs, in: attribute))
+        case .not(let inner): return .not(qualify(inner, in: attribute))
+        case .present(let path): return .present(sub(path))
+        case .compare(let path, let op, let value): return .compare(sub(path), op, value)
+        case .valuePath: return filter
         }
     }
 
@@ -206,6 +254,12 @@ struct SQLFilter {
             return "(\(expr) IS NOT NULL AND \(expr) <> '')"
         case .jsonArray(let attribute, _):
             return "(json_array_length(attributes, '$.\"\(attribute)\"') > 0)"
+        case .jsonValues(let jsonPath, _, _):
+            return "(json_array_length(attributes, '\(jsonPath)') > 0)"
+        case .complex(let attribute):
+            return "(json_extract(attributes, '$.\"\(attribute.name)\"') IS NOT NULL)"
+        case .nothing:
+            return "0"
         case .groupMembers: return "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = groups.id)"
         case .userGroups:
             return "EXISTS (SELECT 1 FROM group_members gm JOIN groups g2 ON g2.id = gm.group_id WHERE gm.member_id = members.id AND g2.managed = 1)"
@@ -228,10 +282,21 @@ struct SQLFilter {
             return try comparison(column, caseExact: caseExact, kind: kind, op: op, value: value, binds: &binds)
         case .json(let jsonPath, let caseExact, let kind):
             return try comparison("json_extract(attributes, '\(jsonPath)')", caseExact: caseExact, kind: kind, op: op, value: value, binds: &binds)
+        case .jsonValues(let jsonPath, let caseExact, let kind):
+            // Each value of the list: `skills eq "cad"` matches `["gps", "cad"]`.
+            // `ne` on a list: no value is equal.
+            let test = try comparison("e.value", caseExact: caseExact, kind: kind, op: op == .ne ? .eq : op, value: value, binds: &binds)
+            return "\(op == .ne ? "NOT " : "")EXISTS (SELECT 1 FROM json_each(attributes, '\(jsonPath)') e WHERE \(test))"
+        case .complex(let attribute):
+            throw SCIMError.invalidFilter("\(attribute) is complex: filter on one of its sub-attributes, or with \(attribute)[…]")
+        case .nothing:
+            return "0"
         case .jsonArray(_, let definition):
             // `emails eq "x"` and `emails.value eq "x"` test each element's value (or the named sub-attribute).
-            let inner = Filter.compare(AttributePath(name: definition.name, subAttribute: path.subAttribute), op, value)
-            return try expression(.valuePath(AttributePath(name: definition.name), inner), binds: &binds)
+            // `ne` on a list: no element is equal.
+            let inner = Filter.compare(AttributePath(name: definition.name, subAttribute: path.subAttribute), op == .ne ? .eq : op, value)
+            let any = try expression(.valuePath(AttributePath(name: definition.name), inner), binds: &binds)
+            return op == .ne ? "(NOT \(any))" : any
         case .groupMembers, .userGroups:
             let inner = Filter.compare(AttributePath(name: "value"), op, value)
             return try membersExists(inner, table: target.isGroupMembers ? .groupMembers : .userGroups, binds: &binds)

@@ -18,6 +18,7 @@ public import ServiceLifecycle
 ///     path: data/gateway.sqlite   # relative to gateway.yaml
 ///     synchronous: full           # full | normal
 ///     readers: 2
+///     busyTimeout: 10000          # milliseconds
 /// ```
 public struct SQLiteBackend: BackendAdapter {
     /// How hard a commit waits for the disk.
@@ -36,11 +37,15 @@ public struct SQLiteBackend: BackendAdapter {
         public var synchronous: Synchronous = .full
         /// Reader connections for concurrent queries. Default 2.
         public var readers: Int = 2
+        /// How long a statement waits for another process's lock (the admin commands, say) before the request gets
+        /// 503 with `Retry-After`, in milliseconds. Default 10000.
+        public var busyTimeout: Int = 10000
 
-        public init(path: String = "data/gateway.sqlite", synchronous: Synchronous = .full, readers: Int = 2) {
+        public init(path: String = "data/gateway.sqlite", synchronous: Synchronous = .full, readers: Int = 2, busyTimeout: Int = 10000) {
             self.path = path
             self.synchronous = synchronous
             self.readers = readers
+            self.busyTimeout = busyTimeout
         }
 
         public init(from decoder: any Decoder) throws {
@@ -48,6 +53,7 @@ public struct SQLiteBackend: BackendAdapter {
             path = try c.decodeIfPresent(String.self, forKey: .path) ?? path
             synchronous = try c.decodeIfPresent(Synchronous.self, forKey: .synchronous) ?? synchronous
             readers = try c.decodeIfPresent(Int.self, forKey: .readers) ?? readers
+            busyTimeout = try c.decodeIfPresent(Int.self, forKey: .busyTimeout) ?? busyTimeout
         }
     }
 
@@ -59,12 +65,16 @@ public struct SQLiteBackend: BackendAdapter {
         guard (1...16).contains(configuration.readers) else {
             throw ConfigurationError.invalidValue("readers", "must be between 1 and 16")
         }
+        guard (0...600_000).contains(configuration.busyTimeout) else {
+            throw ConfigurationError.invalidValue("busyTimeout", "must be between 0 and 600000 milliseconds")
+        }
         let path = context.resolve(path: configuration.path).path
         do {
             self.store = try await SQLiteStore.open(
                 path: path,
                 readers: configuration.readers,
                 synchronous: configuration.synchronous,
+                busyTimeout: configuration.busyTimeout,
                 logger: context.logger
             )
         } catch {

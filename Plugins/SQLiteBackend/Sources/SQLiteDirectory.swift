@@ -322,7 +322,7 @@ struct SQLiteDirectory: DirectoryTransaction {
         var clause = "organization_id = ? AND managed = 1"
         var binds: [SQLiteData] = [.text(organizationID)]
         if let filter = query.filter {
-            let compiled = try SQLFilter.compile(filter, type: type, schemas: schemas)
+            let compiled = try SQLFilter.compile(filter, type: type, schemas: schemas, lenient: query.acrossTypes)
             clause += " AND \(compiled.sql)"
             binds += compiled.binds
         }

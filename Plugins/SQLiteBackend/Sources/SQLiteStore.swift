@@ -25,18 +25,24 @@ final class SQLiteStore: Sendable {
     }
 
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
-    static func open(path: String, readers readerCount: Int, synchronous: SQLiteBackend.Synchronous, logger: Logger) async throws -> SQLiteStore {
+    static func open(
+        path: String,
+        readers readerCount: Int,
+        synchronous: SQLiteBackend.Synchronous,
+        busyTimeout: Int,
+        logger: Logger
+    ) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         var readers: [SQLiteConnection] = []
         do {
-            try await configure(writer, synchronous: synchronous, isWriter: true)
+            try await configure(writer, synchronous: synchronous, busyTimeout: busyTimeout, isWriter: true)
             try await Migrations.apply(to: writer, logger: logger)
             for _ in 0..<max(1, readerCount) {
                 let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
                 readers.append(reader)
-                try await configure(reader, synchronous: synchronous, isWriter: false)
+                try await configure(reader, synchronous: synchronous, busyTimeout: busyTimeout, isWriter: false)
             }
             return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
         } catch {
@@ -47,9 +53,14 @@ final class SQLiteStore: Sendable {
         }
     }
 
-    private static func configure(_ connection: SQLiteConnection, synchronous: SQLiteBackend.Synchronous, isWriter: Bool) async throws {
+    private static func configure(
+        _ connection: SQLiteConnection,
+        synchronous: SQLiteBackend.Synchronous,
+        busyTimeout: Int,
+        isWriter: Bool
+    ) async throws {
         // busy_timeout replaces sqlite-nio's spinning busy handler with a sleeping one.
-        _ = try await connection.query("PRAGMA busy_timeout = 10000")
+        _ = try await connection.query("PRAGMA busy_timeout = \(busyTimeout)")
         if isWriter { _ = try await connection.query("PRAGMA journal_mode = WAL") }
         _ = try await connection.query("PRAGMA foreign_keys = ON")
         _ = try await connection.query("PRAGMA synchronous = \(synchronous.rawValue.uppercased())")

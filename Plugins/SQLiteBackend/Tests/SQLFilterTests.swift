@@ -48,7 +48,45 @@ import Testing
         (#"userName ne "carol""#, ["Alice@Example.com", "bob@example.com"]),
         (#"meta.created gt "2000-01-01T00:00:00Z""#, ["Alice@Example.com", "bob@example.com", "carol"]),
         (#"userName eq "f3a8e2c1-1111-2222-3333-444455556666""#, []),
+        (#"name[givenName eq "alice"]"#, ["Alice@Example.com"]),
+        (#"name[givenName sw "b" or familyName eq "adams"]"#, ["Alice@Example.com", "bob@example.com"]),
+        (#"meta.resourceType eq "User""#, ["Alice@Example.com", "bob@example.com", "carol"]),
+        (#"meta.resourceType eq "Group""#, []),
+        (#"emails ne "bob@example.com""#, ["Alice@Example.com", "carol"]),
     ]
+
+    static let skills = SchemaDefinition(
+        id: "urn:example:fulcrum:2.0:User",
+        name: "FulcrumUser",
+        description: "Skills",
+        attributes: [AttributeDefinition("skills", multiValued: true, description: "Skills")]
+    )
+
+    /// A multi-valued attribute of simple values is a set: each comparison tests every value.
+    @Test(
+        arguments: DirectoryKind.allCases,
+        [
+            (#"urn:example:fulcrum:2.0:User:skills eq "cad""#, ["gis"]),
+            (#"urn:example:fulcrum:2.0:User:skills eq "CAD""#, ["gis"]),
+            (#"urn:example:fulcrum:2.0:User:skills sw "g""#, ["gis", "gps"]),
+            (#"urn:example:fulcrum:2.0:User:skills co "\"""#, [String]()),
+            (#"urn:example:fulcrum:2.0:User:skills ne "cad""#, ["gps", "none"]),
+            (#"urn:example:fulcrum:2.0:User:skills pr"#, ["gis", "gps"]),
+        ]
+    )
+    func multiValuedExtensionValuesAreSets(kind: DirectoryKind, example: (String, [String])) async throws {
+        let (filter, expected) = example
+        try await DirectoryFixture.run(kind) { fixture in
+            var context = try await fixture.context()
+            context.schemas = SchemaCatalog(userExtensions: [Self.skills])
+            for (name, skills) in [("gis", ["gps", "cad"]), ("gps", ["gps"]), ("none", [])] {
+                let values = JSONValue.array(skills.map { .string($0) })
+                _ = try await fixture.service.create(["userName": .string(name), Self.skills.id: ["skills": values]], in: .user, context: context)
+            }
+            let result = try await fixture.service.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)
+            #expect(result.resources.compactMap { $0.body[attribute: "userName"]?.stringValue } == expected)
+        }
+    }
 
     /// The table runs on the SQL compiler and on the in-memory evaluator: both read the grammar the same way.
     @Test(arguments: DirectoryKind.allCases, cases)
@@ -63,12 +101,15 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        #"nickName gt 5"#, #"active eq "maybe""#, #"unknownAttr eq "x""#, #"userName gt true"#, #"active co "t""#,
-        #"urn:example:custom:Thing:x eq "1""#,
-    ])
-    func unsupportedFiltersAreInvalidFilter(filter: String) async throws {
-        try await DirectoryFixture.run { fixture in
+    @Test(
+        arguments: DirectoryKind.allCases,
+        [
+            #"nickName gt 5"#, #"active eq "maybe""#, #"unknownAttr eq "x""#, #"userName gt true"#, #"active co "t""#,
+            #"urn:example:custom:Thing:x eq "1""#, #"name eq "x""#, #"emails[value gt 5]"#,
+        ]
+    )
+    func unsupportedFiltersAreInvalidFilter(kind: DirectoryKind, filter: String) async throws {
+        try await DirectoryFixture.run(kind) { fixture in
             let context = try await fixture.context()
             let error = await #expect(throws: SCIMError.self) {
                 try await fixture.service.search(SearchQuery(filter: try Filter(parsing: filter)), in: .user, context: context)

@@ -96,8 +96,14 @@ public struct ResourceService: Sendable {
         }
     }
 
+    /// One page of managed resources. The filter is checked against the schemas of the searched types first, so
+    /// every store answers a bad filter with the same 400 `invalidFilter`.
     public func search(_ query: SearchQuery, in type: ResourceType, context: GatewayContext) async throws -> SearchResult {
         let principal = try context.requirePrincipal()
+        if let filter = query.filter {
+            let types = query.acrossTypes ? ResourceType.all : [type]
+            try FilterValidator(types: types.map { ($0.schema, context.schemas.schemas($0)) }).validate(filter)
+        }
         return try await backend.read { directory in
             switch type {
             case .user:
