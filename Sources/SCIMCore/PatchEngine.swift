@@ -15,7 +15,7 @@ public struct PatchEngine: Sendable {
         self.coreSchema = coreSchema
     }
 
-    /// A parsed PATCH path: `[urn:]attr[.sub]`, `[urn:]attr[filter][.sub]`.
+    /// A resolved PATCH path, as the engine applies it: within `container` (an extension object) or the resource.
     struct Target {
         var container: String?
         var attribute: String
@@ -57,57 +57,22 @@ public struct PatchEngine: Sendable {
     }
 
     func parse(_ path: String) throws(SCIMError) -> Target {
-        // The whole extension object (`urn:…:enterprise:2.0:User`) is a complex attribute of its own.
-        if let whole = schemas.first(where: { $0.id.lowercased() == path.lowercased() && $0.id.lowercased() != coreSchema.lowercased() }) {
+        let resolved = try PatchPath(parsing: path, schemas: schemas, coreSchema: coreSchema)
+        if let whole = resolved.wholeExtension {
             return Target(container: nil, attribute: whole.id, definition: nil, filter: nil, subAttribute: nil, wholeExtension: whole)
         }
-        func invalid(_ why: String) -> SCIMError {
-            SCIMError(status: .badRequest, scimType: .invalidPath, detail: "invalid path '\(path)': \(why)")
+        guard resolved.schema != nil else {
+            throw SCIMError(status: .badRequest, scimType: .invalidPath, detail: "invalid path '\(path)': unknown schema")
         }
-        var attributeText = path
-        var filter: Filter?
-        var subAttribute: String?
-        if let open = path.firstIndex(of: "[") {
-            guard let close = path.lastIndex(of: "]"), close > open else { throw invalid("missing ']'") }
-            attributeText = String(path[..<open])
-            let filterText = String(path[path.index(after: open)..<close])
-            do {
-                filter = try Filter(parsing: filterText)
-            } catch {
-                throw invalid(error.detail)
-            }
-            let rest = path[path.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix("."), rest.count > 1 else { throw invalid("expected '.subAttribute' after ']'") }
-                subAttribute = String(rest.dropFirst())
-            }
-        }
-        let parsed: AttributePath
-        do {
-            parsed = try AttributePath(parsing: attributeText, forFilter: false)
-        } catch {
-            throw invalid("not an attribute path")
-        }
-        if filter != nil, parsed.subAttribute != nil { throw invalid("a value filter follows the attribute, not a sub-attribute") }
-        var container: String?
-        var schema = schemas.first { $0.id.lowercased() == coreSchema.lowercased() }
-        if let urn = parsed.schema, urn.lowercased() != coreSchema.lowercased() {
-            guard let extensionSchema = schemas.first(where: { $0.id.lowercased() == urn.lowercased() }) else {
-                throw invalid("unknown schema \(urn)")
-            }
-            container = extensionSchema.id
-            schema = extensionSchema
-        }
-        let definition = schema?.attribute(parsed.name)
-        if container == nil, Self.readOnly.contains(parsed.name.lowercased()) {
-            throw SCIMError(status: .badRequest, scimType: .mutability, detail: "\(parsed.name) is read-only")
+        if resolved.isCore, Self.readOnly.contains(resolved.attribute.lowercased()) {
+            throw SCIMError(status: .badRequest, scimType: .mutability, detail: "\(resolved.attribute) is read-only")
         }
         return Target(
-            container: container,
-            attribute: definition?.name ?? parsed.name,
-            definition: definition,
-            filter: filter,
-            subAttribute: parsed.subAttribute ?? subAttribute
+            container: resolved.container,
+            attribute: resolved.attribute,
+            definition: resolved.definition,
+            filter: resolved.filter,
+            subAttribute: resolved.subAttribute
         )
     }
 

@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// An attribute definition of RFC 7643 §7, as `/Schemas` publishes it and the server enforces it.
 public struct AttributeDefinition: Sendable, Hashable {
     public enum DataType: String, Sendable, Hashable, Codable {
@@ -55,6 +57,37 @@ public struct AttributeDefinition: Sendable, Hashable {
         self.referenceTypes = referenceTypes
         self.subAttributes = subAttributes
         self.description = description
+    }
+
+    /// `value` checked against this simple attribute's type, in its stored form: booleans as booleans (Entra sends
+    /// `"True"`), integers as integers, strings and references as strings, dateTimes as xsd:dateTime strings. The
+    /// validation stage and the resource service both check values with this, so they cannot disagree.
+    /// - Throws: ``SCIMError`` 400 `invalidValue` naming `path`.
+    public func checked(_ value: JSONValue, path: String) throws(SCIMError) -> JSONValue {
+        switch type {
+        case .boolean:
+            guard let flag = value.scimBoolean else { throw SCIMError.invalidValue("\(path) must be true or false") }
+            return .bool(flag)
+        case .string, .reference:
+            guard value.stringValue != nil else { throw SCIMError.invalidValue("\(path) must be a string") }
+            return value
+        case .dateTime:
+            guard let text = value.stringValue,
+                (try? Date.ISO8601FormatStyle().parse(text)) != nil
+                    || (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) != nil
+            else { throw SCIMError.invalidValue("\(path) must be an xsd:dateTime string") }
+            return value
+        case .integer:
+            guard let number = value.intValue else { throw SCIMError.invalidValue("\(path) must be an integer") }
+            return .integer(number)
+        case .decimal:
+            switch value {
+            case .integer, .number: return value
+            default: throw SCIMError.invalidValue("\(path) must be a number")
+            }
+        case .complex:
+            throw SCIMError.invalidValue("\(path) must not be nested further")
+        }
     }
 
     /// The sub-attribute called `name`, ignoring case.

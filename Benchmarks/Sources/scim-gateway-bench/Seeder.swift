@@ -5,6 +5,7 @@ import SQLiteNIO
 /// would, so that scale runs need not make a million HTTP calls. Ids are predictable:
 /// user `i` is `00000000-0000-4000-8000-<i, 12 digits>`, `user<i>@bench.example.com`, `ext-<i>`;
 /// group `g` is `10000000-0000-4000-8000-<g, 12 digits>`, `Bench Group <g>`, with users `g*size ..< (g+1)*size`.
+/// The values are ASCII, so SQLite's `lower()` computes the same normalised keys as `DirectoryKey.fold`.
 enum Seeder {
     static func seed(store path: String, organizationID: String? = nil, users: Int, groups: Int = 0, groupSize: Int = 0) async throws {
         let connection = try await SQLiteConnection.open(storage: .file(path: path))
@@ -22,10 +23,11 @@ enum Seeder {
             _ = try await connection.query(
                 """
                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
-                INSERT INTO members (id, organization_id, email, first_name, last_name, role, managed, active, user_name,
-                                     external_id, attributes, version, created_at, updated_at)
-                SELECT printf('00000000-0000-4000-8000-%012d', i), ?, printf('user%d@bench.example.com', i), 'Bench', printf('User %d', i),
-                       'standard', 1, 1, printf('user%d@bench.example.com', i), printf('ext-%d', i),
+                INSERT INTO members (id, organization_id, email, email_key, first_name, last_name, role, managed, active, user_name,
+                                     user_name_key, external_id, attributes, version, created_at, updated_at)
+                SELECT printf('00000000-0000-4000-8000-%012d', i), ?, printf('user%d@bench.example.com', i),
+                       printf('user%d@bench.example.com', i), 'Bench', printf('User %d', i), 'standard', 1, 1,
+                       printf('user%d@bench.example.com', i), printf('user%d@bench.example.com', i), printf('ext-%d', i),
                        json_object('name', json_object('givenName', 'Bench', 'familyName', printf('User %d', i)),
                                    'emails', json_array(json_object('type', 'work', 'primary', json('true'),
                                                                     'value', printf('user%d@bench.example.com', i)))),
@@ -38,8 +40,9 @@ enum Seeder {
                 _ = try await connection.query(
                     """
                     WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
-                    INSERT INTO groups (id, organization_id, name, managed, external_id, attributes, version, created_at, updated_at)
-                    SELECT printf('10000000-0000-4000-8000-%012d', i), ?, printf('Bench Group %d', i), 1, printf('gext-%d', i), '{}', 1,
+                    INSERT INTO groups (id, organization_id, name, name_key, managed, external_id, attributes, version, created_at, updated_at)
+                    SELECT printf('10000000-0000-4000-8000-%012d', i), ?, printf('Bench Group %d', i), printf('bench group %d', i), 1,
+                           printf('gext-%d', i), '{}', 1,
                            '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
                     FROM n
                     """,

@@ -151,7 +151,7 @@ struct SchemaValidator: Sendable {
                     dropUnsupported: dropUnsupported,
                     unsupported: &unsupported
                 )
-                if let primary = element[attribute: "primary"], (try? Self.boolean(primary, path: path)) == true { primaries += 1 }
+                if element[attribute: "primary"]?.scimBoolean == true { primaries += 1 }
                 result.append(element)
             }
             guard primaries <= 1 else { throw SCIMError.invalidValue("at most one of \(path) may be primary; \(primaries) are") }
@@ -184,38 +184,15 @@ struct SchemaValidator: Sendable {
         return .object(result)
     }
 
+    /// The type check every writer shares (``AttributeDefinition/checked(_:path:)``), plus canonical values.
     func scalar(_ value: JSONValue, definition: AttributeDefinition, path: String) throws(SCIMError) -> JSONValue {
-        switch definition.type {
-        case .boolean:
-            _ = try Self.boolean(value, path: path)
-        case .string, .reference:
-            guard let text = value.stringValue else { throw SCIMError.invalidValue("\(path) must be a string") }
-            if enforceCanonicalValues, !definition.canonicalValues.isEmpty,
-                !definition.canonicalValues.contains(where: { $0.lowercased() == text.lowercased() })
-            {
-                throw SCIMError.invalidValue("\(path) must be one of \(definition.canonicalValues.joined(separator: ", ")), not '\(text)'")
-            }
-        case .dateTime:
-            guard let text = value.stringValue,
-                (try? Date.ISO8601FormatStyle().parse(text)) != nil
-                    || (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) != nil
-            else { throw SCIMError.invalidValue("\(path) must be an xsd:dateTime string") }
-        case .integer:
-            guard value.intValue != nil else { throw SCIMError.invalidValue("\(path) must be an integer") }
-        case .decimal:
-            switch value {
-            case .integer, .number: break
-            default: throw SCIMError.invalidValue("\(path) must be a number")
-            }
-        case .complex:
-            throw SCIMError.invalidValue("\(path) must not be nested further")
+        _ = try definition.checked(value, path: path)
+        if enforceCanonicalValues, !definition.canonicalValues.isEmpty, let text = value.stringValue,
+            !definition.canonicalValues.contains(where: { $0.lowercased() == text.lowercased() })
+        {
+            throw SCIMError.invalidValue("\(path) must be one of \(definition.canonicalValues.joined(separator: ", ")), not '\(text)'")
         }
         return value
-    }
-
-    static func boolean(_ value: JSONValue, path: String) throws(SCIMError) -> Bool {
-        guard let flag = value.scimBoolean else { throw SCIMError.invalidValue("\(path) must be true or false") }
-        return flag
     }
 
     // MARK: PATCH
@@ -230,44 +207,35 @@ struct SchemaValidator: Sendable {
         var subName: String?
     }
 
+    /// The path resolved once (``PatchPath``, shared with the engine and the service); `nil` for an attribute the
+    /// schemas do not define (unsupported).
     func resolve(_ path: String, type: ResourceType) throws(SCIMError) -> Target? {
-        func invalid() -> SCIMError { SCIMError(status: .badRequest, scimType: .invalidPath, detail: "'\(path)' is not a valid path") }
-        var attributeText = path
-        var subName: String?
-        var hasFilter = false
-        if let open = path.firstIndex(of: "[") {
-            guard let close = path.lastIndex(of: "]"), close > open else { throw invalid() }
-            attributeText = String(path[..<open])
-            hasFilter = true
-            let rest = path[path.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix("."), rest.count > 1 else { throw invalid() }
-                subName = String(rest.dropFirst())
-            }
-        }
-        if let whole = extensions(type).first(where: { $0.id.lowercased() == attributeText.lowercased() }), !hasFilter {
+        let resolved = try PatchPath(parsing: path, schemas: [core(type)] + extensions(type), coreSchema: core(type).id)
+        if let whole = resolved.wholeExtension {
             return Target(schema: whole, definition: nil, wholeExtension: true, hasFilter: false, subAttribute: nil, subName: nil)
         }
-        let parsed: AttributePath
-        do {
-            parsed = try AttributePath(parsing: attributeText, forFilter: false)
-        } catch {
-            throw invalid()
-        }
-        var schema = core(type)
-        if let urn = parsed.schema, urn.lowercased() != schema.id.lowercased() {
-            guard let found = extensions(type).first(where: { $0.id.lowercased() == urn.lowercased() }) else { return nil }
-            schema = found
-        }
-        if subName == nil { subName = parsed.subAttribute }
-        guard let definition = schema.attribute(parsed.name) else {
-            if ["id", "meta", "schemas", "externalid"].contains(parsed.name.lowercased()) {
-                return Target(schema: schema, definition: nil, wholeExtension: false, hasFilter: hasFilter, subAttribute: nil, subName: subName)
+        guard let schema = resolved.schema else { return nil }
+        guard let definition = resolved.definition else {
+            if ["id", "meta", "schemas", "externalid"].contains(resolved.attribute.lowercased()) {
+                return Target(
+                    schema: schema,
+                    definition: nil,
+                    wholeExtension: false,
+                    hasFilter: resolved.filter != nil,
+                    subAttribute: nil,
+                    subName: resolved.subAttribute
+                )
             }
             return nil
         }
-        let sub = subName.flatMap { definition.subAttribute($0) }
-        return Target(schema: schema, definition: definition, wholeExtension: false, hasFilter: hasFilter, subAttribute: sub, subName: subName)
+        return Target(
+            schema: schema,
+            definition: definition,
+            wholeExtension: false,
+            hasFilter: resolved.filter != nil,
+            subAttribute: resolved.subDefinition,
+            subName: resolved.subAttribute
+        )
     }
 
     func validatePatch(

@@ -159,24 +159,7 @@ enum ResourceCodec {
     }
 
     static func scalar(_ value: JSONValue, definition: AttributeDefinition, parent: String?) throws(SCIMError) -> JSONValue {
-        let name = parent.map { "\($0).\(definition.name)" } ?? definition.name
-        switch definition.type {
-        case .boolean:
-            return .bool(try boolean(value, attribute: name))
-        case .string, .reference, .dateTime:
-            guard value.stringValue != nil else { throw SCIMError.invalidValue("\(name) must be a string") }
-            return value
-        case .integer:
-            guard let number = value.intValue else { throw SCIMError.invalidValue("\(name) must be an integer") }
-            return .integer(number)
-        case .decimal:
-            switch value {
-            case .integer, .number: return value
-            default: throw SCIMError.invalidValue("\(name) must be a number")
-            }
-        case .complex:
-            throw SCIMError.invalidValue("\(name) must not be nested further")
-        }
+        try definition.checked(value, path: parent.map { "\($0).\(definition.name)" } ?? definition.name)
     }
 
     static let groupColumns: Set<String> = ["id", "meta", "schemas", "displayname", "externalid", "members"]
