@@ -254,6 +254,15 @@ final class MemoryTransaction: DirectoryTransaction {
 
     func token(digest: String) async throws -> TokenRecord? { with { $0.tokens.values.first { $0.digest == digest } } }
 
+    func credential(digest: String) async throws -> Credential? {
+        with { state in
+            guard let token = state.tokens.values.first(where: { $0.digest == digest }), let member = state.members[token.memberID],
+                let organization = state.organizations[token.organizationID]
+            else { return nil }
+            return Credential(token: token, member: member, organization: organization)
+        }
+    }
+
     func tokens(organizationID: String) async throws -> [TokenRecord] {
         with { $0.tokens.values.filter { $0.organizationID == organizationID }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
     }

@@ -254,6 +254,42 @@ struct SQLiteDirectory: DirectoryTransaction {
         try await query("SELECT * FROM api_tokens WHERE digest = ?", [.text(digest)]).first.map(Self.token(from:))
     }
 
+    func credential(digest: String) async throws -> Credential? {
+        guard
+            let row = try await query(
+                """
+                SELECT t.id AS t_id, t.organization_id AS t_organization_id, t.member_id AS t_member_id, t.digest AS t_digest,
+                       t.description AS t_description, t.created_at AS t_created_at, t.last_used_at AS t_last_used_at,
+                       t.revoked_at AS t_revoked_at, m.*, o.name AS o_name, o.plan AS o_plan, o.sso AS o_sso,
+                       o.developer_pack AS o_developer_pack
+                FROM api_tokens t JOIN members m ON m.id = t.member_id JOIN organizations o ON o.id = t.organization_id
+                WHERE t.digest = ?
+                """,
+                [.text(digest)]
+            ).first
+        else { return nil }
+        let token = TokenRecord(
+            id: row.string("t_id") ?? "",
+            organizationID: row.string("t_organization_id") ?? "",
+            memberID: row.string("t_member_id") ?? "",
+            digest: row.string("t_digest") ?? "",
+            description: row.string("t_description"),
+            createdAt: row.string("t_created_at") ?? "",
+            lastUsedAt: row.string("t_last_used_at"),
+            revokedAt: row.string("t_revoked_at")
+        )
+        let organization = Organization(
+            id: token.organizationID,
+            name: row.string("o_name") ?? "",
+            features: PlanFeatures(
+                plan: Plan(rawValue: row.string("o_plan") ?? "") ?? .essentials,
+                sso: row.bool("o_sso"),
+                developerPack: row.bool("o_developer_pack")
+            )
+        )
+        return Credential(token: token, member: Self.member(from: row), organization: organization)
+    }
+
     func tokens(organizationID: String) async throws -> [TokenRecord] {
         try await query("SELECT * FROM api_tokens WHERE organization_id = ? ORDER BY created_at, rowid", [.text(organizationID)]).map(
             Self.token(from:)

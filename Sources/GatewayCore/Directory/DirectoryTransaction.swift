@@ -55,6 +55,9 @@ public protocol DirectoryTransaction: Sendable {
 
     // MARK: Tokens
     func token(digest: String) async throws -> TokenRecord?
+    /// The token with `digest`, the member who made it and its organization, in one lookup: authentication runs on
+    /// every request.
+    func credential(digest: String) async throws -> Credential?
     func tokens(organizationID: String) async throws -> [TokenRecord]
     func insert(_ token: TokenRecord) async throws
     func update(_ token: TokenRecord) async throws
@@ -66,6 +69,19 @@ public protocol DirectoryTransaction: Sendable {
     /// number of matches. A filter on an attribute the type does not have matches nothing.
     func searchMembers(organizationID: String, query: SearchQuery, schemas: SchemaCatalog) async throws -> (total: Int, page: [MemberRecord])
     func searchGroups(organizationID: String, query: SearchQuery, schemas: SchemaCatalog) async throws -> (total: Int, page: [GroupRecord])
+}
+
+/// A token with its member and organization.
+public struct Credential: Sendable, Hashable {
+    public var token: TokenRecord
+    public var member: MemberRecord
+    public var organization: Organization
+
+    public init(token: TokenRecord, member: MemberRecord, organization: Organization) {
+        self.token = token
+        self.member = member
+        self.organization = organization
+    }
 }
 
 /// How a member is looked up by a normalised key.

@@ -103,25 +103,22 @@ public struct FulcrumRules: Sendable {
     public static func authenticate(token: BearerToken, in backend: some BackendAdapter) async throws -> Principal {
         let digest = Self.digest(token.secret)
         let (principal, lastUsed) = try await backend.read { directory -> (Principal, String?) in
-            guard let record = try await directory.token(digest: digest) else {
+            guard let credential = try await directory.credential(digest: digest) else {
                 throw SCIMError.unauthorized("the bearer token is not valid")
             }
-            guard record.revokedAt == nil else { throw SCIMError.unauthorized("the bearer token has been revoked") }
-            guard let member = try await directory.member(id: record.memberID, organizationID: record.organizationID),
-                member.isActive, member.role == .owner,
-                let organization = try await directory.organization(id: record.organizationID)
-            else {
+            guard credential.token.revokedAt == nil else { throw SCIMError.unauthorized("the bearer token has been revoked") }
+            guard credential.member.isActive, credential.member.role == .owner else {
                 throw SCIMError.unauthorized("the bearer token belongs to a member who is no longer an Owner of the organization")
             }
             let principal = Principal(
-                organizationID: organization.id,
-                organizationName: organization.name,
-                memberID: member.id,
+                organizationID: credential.organization.id,
+                organizationName: credential.organization.name,
+                memberID: credential.member.id,
                 role: .owner,
-                features: organization.features,
-                tokenID: record.id
+                features: credential.organization.features,
+                tokenID: credential.token.id
             )
-            return (principal, record.lastUsedAt)
+            return (principal, credential.token.lastUsedAt)
         }
         // Record use at most once a minute, so authentication stays a read on the hot path. Timestamps sort as text.
         let now = Date()
