@@ -66,6 +66,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SQLFilterCompiler",
+            dependencies: ["SCIMCore", "GatewayCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GatewayHTTP",
             dependencies: [
                 "SCIMCore", "GatewayCore", log, metrics, lifecycle,
@@ -145,6 +150,7 @@ let package = Package(
         + gatewayPlugin(
             "SQLiteBackend",
             dependencies: [
+                "SQLFilterCompiler",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 lifecycle,

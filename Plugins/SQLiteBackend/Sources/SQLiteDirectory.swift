@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import SCIMCore
+import SQLFilterCompiler
 import SQLiteNIO
 
 /// One transaction of the embedded directory on a SQLite connection: records in, records out.
@@ -355,24 +356,14 @@ struct SQLiteDirectory: DirectoryTransaction {
         query: SearchQuery,
         schemas: SchemaCatalog
     ) async throws -> (Int, [SQLiteRow]) {
+        let compiler = SQLFilterCompiler(dialect: SQLiteDialect(), type: type, schemas: schemas, lenient: query.acrossTypes)
+        var compiled = SQLBinds(dialect: compiler.dialect, values: [.text(organizationID)])
         var clause = "organization_id = ? AND managed = 1"
-        var binds: [SQLiteData] = [.text(organizationID)]
-        if let filter = query.filter {
-            let compiled = try SQLFilter.compile(filter, type: type, schemas: schemas, lenient: query.acrossTypes)
-            clause += " AND \(compiled.sql)"
-            binds += compiled.binds
-        }
+        if let filter = query.filter { clause += " AND " + (try compiler.compile(filter, binds: &compiled)) }
+        let binds = compiled.values.map(SQLiteData.init)
         var order = "created_at, rowid"
         if let sortBy = query.sortBy {
-            let direction = query.descending ? "DESC" : "ASC"
-            switch try SQLFilter.target(sortBy, type: type, schemas: schemas) {
-            case .column(let column, let caseExact, _):
-                order = "\(column)\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, rowid"
-            case .json(let path, let caseExact, _):
-                order = "json_extract(attributes, '\(path)')\(caseExact ? "" : " COLLATE NOCASE") \(direction), created_at, rowid"
-            default:
-                throw SCIMError.invalidValue("sortBy \(sortBy) is not a sortable attribute")
-            }
+            order = "\(try compiler.orderKey(sortBy)) \(query.descending ? "DESC" : "ASC"), created_at, rowid"
         }
         func count() async throws -> Int {
             try await self.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(clause)", binds).first?.int("n") ?? 0
@@ -400,5 +391,15 @@ struct SQLiteDirectory: DirectoryTransaction {
     static func decode(_ text: String?) -> [String: JSONValue] {
         guard let text else { return [:] }
         return (try? JSONValue(parsing: Array(text.utf8)))?.objectValue ?? [:]
+    }
+}
+
+extension SQLiteData {
+    init(_ value: SQLValue) {
+        switch value {
+        case .text(let text): self = .text(text)
+        case .integer(let number): self = .integer(number)
+        case .real(let number): self = .float(number)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayTesting
+import SQLFilterCompiler
 import SQLiteNIO
 import Testing
 
@@ -122,12 +123,13 @@ import Testing
     @Test(arguments: [#"userName eq "x""#, #"externalId eq "x""#])
     func equalityFiltersUseAnIndex(filter: String) async throws {
         try await DirectoryFixture.run { fixture in
-            let compiled = try SQLFilter.compile(try Filter(parsing: filter), type: .user)
+            var binds = SQLBinds(dialect: SQLiteDialect(), values: [.text("org")])
+            let condition = try SQLFilterCompiler(dialect: SQLiteDialect(), type: .user).compile(try Filter(parsing: filter), binds: &binds)
             let sqlite = try #require(fixture.sqlite)
             let plan = try await sqlite.store.read { connection in
                 try await connection.query(
-                    "EXPLAIN QUERY PLAN SELECT * FROM members WHERE organization_id = ? AND managed = 1 AND \(compiled.sql)",
-                    [.text("org")] + compiled.binds
+                    "EXPLAIN QUERY PLAN SELECT * FROM members WHERE organization_id = ? AND managed = 1 AND \(condition)",
+                    binds.values.map(SQLiteData.init)
                 )
             }
             let details = plan.compactMap { $0.column("detail")?.string }.joined(separator: " | ")
