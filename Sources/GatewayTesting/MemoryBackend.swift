@@ -259,7 +259,15 @@ final class MemoryTransaction: DirectoryTransaction {
             guard let token = state.tokens.values.first(where: { $0.digest == digest }), let member = state.members[token.memberID],
                 let organization = state.organizations[token.organizationID]
             else { return nil }
-            return Credential(token: token, member: member, organization: organization)
+            return Credential(
+                tokenID: token.id,
+                revoked: token.revokedAt != nil,
+                lastUsedAt: token.lastUsedAt,
+                memberID: member.id,
+                role: member.role,
+                memberActive: member.isActive,
+                organization: organization
+            )
         }
     }
 

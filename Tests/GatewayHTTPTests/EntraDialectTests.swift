@@ -69,12 +69,14 @@ import Testing
         }
     }
 
-    func withEntra(_ body: @escaping @Sendable (Entra) async throws -> Void) async throws {
-        try await withEdge { fixture, client in try await body(Entra(fixture: fixture, client: client)) }
+    /// Every behaviour runs on the embedded directory and on the in-memory one.
+    func withEntra(_ kind: DirectoryKind, _ body: @escaping @Sendable (Entra) async throws -> Void) async throws {
+        try await withEdge(kind) { fixture, client in try await body(Entra(fixture: fixture, client: client)) }
     }
 
-    @Test func createUserAnswers201AndStoresValuesAsSent() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func createUserAnswers201AndStoresValuesAsSent(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             let user = try await entra.get("/scim/v2/Users/\(id)")
             #expect(user[attribute: "userName"] == Self.createUser[attribute: "userName"])
@@ -86,8 +88,9 @@ import Testing
         }
     }
 
-    @Test func userNameMatchesCaseInsensitivelyAndDuplicatesAre409Uniqueness() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func userNameMatchesCaseInsensitivelyAndDuplicatesAre409Uniqueness(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             _ = try await entra.create(Self.createUser)
             let upper = Self.createUser[attribute: "userName"]!.stringValue!.uppercased()
             let query = "/scim/v2/Users?filter=userName+eq+%22\(upper.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)%22"
@@ -101,8 +104,9 @@ import Testing
         }
     }
 
-    @Test func externalIdLookupAndPagingWithCount5() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func externalIdLookupAndPagingWithCount5(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             for index in 0..<12 {
                 _ = try await entra.create(["userName": .string("user\(index)@example.com"), "externalId": .string("ext-\(index)")])
             }
@@ -128,9 +132,9 @@ import Testing
     }
 
     /// Entra's default disable is the *string* "False"; the flag form and the tutorial send booleans.
-    @Test(arguments: [JSONValue.string("False"), .bool(false)])
-    func disabledUsersStayRetrievableByGetAndFilter(value: JSONValue) async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases, [JSONValue.string("False"), .bool(false)])
+    func disabledUsersStayRetrievableByGetAndFilter(kind: DirectoryKind, value: JSONValue) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             let disabled = try await entra.send(
                 .patch,
@@ -147,8 +151,9 @@ import Testing
         }
     }
 
-    @Test func multiValuedFilteredPathsAndSubAttributes() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func multiValuedFilteredPathsAndSubAttributes(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             try await entra.send(
                 .patch,
@@ -166,8 +171,9 @@ import Testing
         }
     }
 
-    @Test func addOnAFilteredPathThatMatchesNothingCreatesTheEmail() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func addOnAFilteredPathThatMatchesNothingCreatesTheEmail(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(["userName": "noemail", "externalId": "x"])
             try await entra.send(
                 .patch,
@@ -179,8 +185,9 @@ import Testing
         }
     }
 
-    @Test func singleValuedAddsUserNameReplaceAndEnterpriseAttributes() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func singleValuedAddsUserNameReplaceAndEnterpriseAttributes(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             try await entra.send(
                 .patch,
@@ -202,8 +209,9 @@ import Testing
         }
     }
 
-    @Test func managerSentAsABareStringComesBackAsAnObject() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func managerSentAsABareStringComesBackAsAnObject(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let manager = try await entra.create(["userName": "boss@example.com"])
             let id = try await entra.create(Self.createUser)
             try await entra.send(
@@ -220,8 +228,9 @@ import Testing
     }
 
     /// The `aadOptscim062020` form: lowercase ops, booleans, and one no-path op whose value has attribute-path keys.
-    @Test func flagFormNoPathReplaceWithDottedAndURNKeys() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func flagFormNoPathReplaceWithDottedAndURNKeys(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             try await entra.send(
                 .patch,
@@ -246,8 +255,9 @@ import Testing
         }
     }
 
-    @Test func deleteUserThen404AndAnEmptyFilter() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func deleteUserThen404AndAnEmptyFilter(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             try await entra.send(.delete, "/scim/v2/Users/\(id)", expect: .noContent)
             try await entra.send(.get, "/scim/v2/Users/\(id)", expect: .notFound)
@@ -256,8 +266,9 @@ import Testing
         }
     }
 
-    @Test func groupLifecycleAsEntraDrivesIt() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func groupLifecycleAsEntraDrivesIt(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let alice = try await entra.create(["userName": "alice@example.com"])
             let bob = try await entra.create(["userName": "bob@example.com"])
             let carol = try await entra.create(["userName": "carol@example.com"])
@@ -324,8 +335,9 @@ import Testing
         }
     }
 
-    @Test func groupPatchReturnsTheGroupWhenAskedFor() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func groupPatchReturnsTheGroupWhenAskedFor(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let group = try await entra.create(Self.createGroup, at: "/scim/v2/Groups")
             let body = try await entra.send(
                 .patch,
@@ -337,8 +349,9 @@ import Testing
         }
     }
 
-    @Test func nestedGroupsAndUnknownMembersAre400NamingTheMemberAndApplyNothing() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func nestedGroupsAndUnknownMembersAre400NamingTheMemberAndApplyNothing(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let alice = try await entra.create(["userName": "alice@example.com"])
             let inner = try await entra.create(["displayName": "inner"], at: "/scim/v2/Groups")
             let outer = try await entra.create(Self.createGroup, at: "/scim/v2/Groups")
@@ -361,16 +374,18 @@ import Testing
         }
     }
 
-    @Test func duplicateManagedGroupNamesAre409() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func duplicateManagedGroupNamesAre409(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             _ = try await entra.create(Self.createGroup, at: "/scim/v2/Groups")
             let error = try await entra.send(.post, "/scim/v2/Groups", ["displayName": "DISPLAYNAME"], expect: .conflict)
             #expect(error?[attribute: "scimType"] == "uniqueness")
         }
     }
 
-    @Test func concurrentMemberPatchesLoseNoUpdate() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func concurrentMemberPatchesLoseNoUpdate(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let group = try await entra.create(Self.createGroup, at: "/scim/v2/Groups")
             var users: [String] = []
             for index in 0..<20 { users.append(try await entra.create(["userName": .string("u\(index)@example.com")])) }
@@ -392,8 +407,9 @@ import Testing
         }
     }
 
-    @Test func putReplacesIgnoresReadOnlyAndRefusesAnotherId() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func putReplacesIgnoresReadOnlyAndRefusesAnotherId(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             let id = try await entra.create(Self.createUser)
             var replacement = Self.createUser.objectValue!
             replacement["id"] = .string(id)
@@ -412,8 +428,9 @@ import Testing
         }
     }
 
-    @Test func searchByPostOnTheRootAndPerType() async throws {
-        try await withEntra { entra in
+    @Test(arguments: DirectoryKind.allCases)
+    func searchByPostOnTheRootAndPerType(kind: DirectoryKind) async throws {
+        try await withEntra(kind) { entra in
             _ = try await entra.create(Self.createUser)
             _ = try await entra.create(Self.createGroup, at: "/scim/v2/Groups")
             let request: JSONValue = [

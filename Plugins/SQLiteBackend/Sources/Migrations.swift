@@ -13,7 +13,16 @@ enum Migrations {
         var finally: [String] = []
     }
 
-    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys]
+    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys, listingByRowID]
+
+    /// 4: listings order by creation time, then insertion (the rowid every index ends with), so ties are stable on
+    /// every store and a page needs no sort.
+    static let listingByRowID = Migration(statements: [
+        "DROP INDEX members_listing",
+        "CREATE INDEX members_listing ON members (organization_id, managed, created_at)",
+        "DROP INDEX groups_listing",
+        "CREATE INDEX groups_listing ON groups (organization_id, managed, created_at)",
+    ])
 
     /// 3: unique keys computed in Swift (Unicode NFC and case folding, ``DirectoryKey``) replace SQLite's ASCII-only
     /// `COLLATE NOCASE` for userName, emails and group names.

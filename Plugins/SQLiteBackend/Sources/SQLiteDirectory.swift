@@ -77,28 +77,32 @@ struct SQLiteDirectory: DirectoryTransaction {
         try await query("SELECT * FROM members WHERE organization_id = ? ORDER BY created_at, rowid", [.text(organizationID)]).map(Self.member(from:))
     }
 
-    static let memberColumns =
-        "email, email_key, first_name, last_name, role, managed, active, user_name, user_name_key, external_id, attributes, version, created_at, updated_at"
-
-    func memberValues(_ member: MemberRecord) throws -> [SQLiteData] {
+    /// The member's columns and values, in one list so the two cannot drift apart.
+    static func memberFields(_ member: MemberRecord) -> [(String, SQLiteData)] {
         [
-            .optional(member.email), .optional(member.emailKey), .optional(member.firstName), .optional(member.lastName), .text(member.role.rawValue),
-            .flag(member.managed), .optionalFlag(member.active), .optional(member.userName), .optional(member.userNameKey),
-            .optional(member.externalID), .text(Self.encode(member.attributes)), .integer(member.version), .text(member.createdAt),
-            .text(member.updatedAt),
+            ("email", .optional(member.email)), ("email_key", .optional(member.emailKey)), ("first_name", .optional(member.firstName)),
+            ("last_name", .optional(member.lastName)), ("role", .text(member.role.rawValue)), ("managed", .flag(member.managed)),
+            ("active", .optionalFlag(member.active)), ("user_name", .optional(member.userName)), ("user_name_key", .optional(member.userNameKey)),
+            ("external_id", .optional(member.externalID)), ("attributes", .text(encode(member.attributes))), ("version", .integer(member.version)),
+            ("created_at", .text(member.createdAt)), ("updated_at", .text(member.updatedAt)),
         ]
     }
 
     func insert(_ member: MemberRecord) async throws {
+        let fields = [("id", SQLiteData.text(member.id)), ("organization_id", .text(member.organizationID))] + Self.memberFields(member)
         _ = try await query(
-            "INSERT INTO members (id, organization_id, \(Self.memberColumns)) VALUES (?, ?, \(Self.placeholders(14)))",
-            [.text(member.id), .text(member.organizationID)] + memberValues(member)
+            "INSERT INTO members (\(fields.map(\.0).joined(separator: ", "))) VALUES (\(Self.placeholders(fields.count)))",
+            fields.map(\.1)
         )
     }
 
+    /// Every column but the creation time, which never changes (so the listing index is left alone).
     func update(_ member: MemberRecord) async throws {
-        let assignments = Self.memberColumns.split(separator: ",").map { "\($0.trimmingCharacters(in: .whitespaces)) = ?" }.joined(separator: ", ")
-        _ = try await query("UPDATE members SET \(assignments) WHERE id = ?", memberValues(member) + [.text(member.id)])
+        let fields = Self.memberFields(member).filter { $0.0 != "created_at" }
+        _ = try await query(
+            "UPDATE members SET \(fields.map { "\($0.0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+            fields.map(\.1) + [.text(member.id)]
+        )
     }
 
     func deleteMember(id: String) async throws {
@@ -162,10 +166,13 @@ struct SQLiteDirectory: DirectoryTransaction {
     func update(_ group: GroupRecord) async throws {
         _ = try await query(
             """
-            UPDATE groups SET name = ?, name_key = ?, managed = ?, external_id = ?, attributes = ?, version = ?, created_at = ?, updated_at = ?
+            UPDATE groups SET name = ?, name_key = ?, managed = ?, external_id = ?, attributes = ?, version = ?, updated_at = ?
             WHERE id = ?
             """,
-            groupValues(group) + [.text(group.id)]
+            [
+                .text(group.name), .text(group.nameKey), .flag(group.managed), .optional(group.externalID), .text(Self.encode(group.attributes)),
+                .integer(group.version), .text(group.updatedAt), .text(group.id),
+            ]
         )
     }
 
@@ -259,36 +266,31 @@ struct SQLiteDirectory: DirectoryTransaction {
         guard
             let row = try await query(
                 """
-                SELECT t.id AS t_id, t.organization_id AS t_organization_id, t.member_id AS t_member_id, t.digest AS t_digest,
-                       t.description AS t_description, t.created_at AS t_created_at, t.last_used_at AS t_last_used_at,
-                       t.revoked_at AS t_revoked_at, m.*, o.name AS o_name, o.plan AS o_plan, o.sso AS o_sso,
-                       o.developer_pack AS o_developer_pack
+                SELECT t.id, t.revoked_at, t.last_used_at, t.member_id, m.role, m.active, o.id AS organization_id, o.name, o.plan, o.sso,
+                       o.developer_pack
                 FROM api_tokens t JOIN members m ON m.id = t.member_id JOIN organizations o ON o.id = t.organization_id
                 WHERE t.digest = ?
                 """,
                 [.text(digest)]
             ).first
         else { return nil }
-        let token = TokenRecord(
-            id: row.string("t_id") ?? "",
-            organizationID: row.string("t_organization_id") ?? "",
-            memberID: row.string("t_member_id") ?? "",
-            digest: row.string("t_digest") ?? "",
-            description: row.string("t_description"),
-            createdAt: row.string("t_created_at") ?? "",
-            lastUsedAt: row.string("t_last_used_at"),
-            revokedAt: row.string("t_revoked_at")
-        )
-        let organization = Organization(
-            id: token.organizationID,
-            name: row.string("o_name") ?? "",
-            features: PlanFeatures(
-                plan: Plan(rawValue: row.string("o_plan") ?? "") ?? .essentials,
-                sso: row.bool("o_sso"),
-                developerPack: row.bool("o_developer_pack")
+        return Credential(
+            tokenID: row.string("id") ?? "",
+            revoked: row.string("revoked_at") != nil,
+            lastUsedAt: row.string("last_used_at"),
+            memberID: row.string("member_id") ?? "",
+            role: MemberRole(rawValue: row.string("role") ?? "") ?? .standard,
+            memberActive: row.column("active") == .null || row.bool("active"),
+            organization: Organization(
+                id: row.string("organization_id") ?? "",
+                name: row.string("name") ?? "",
+                features: PlanFeatures(
+                    plan: Plan(rawValue: row.string("plan") ?? "") ?? .essentials,
+                    sso: row.bool("sso"),
+                    developerPack: row.bool("developer_pack")
+                )
             )
         )
-        return Credential(token: token, member: Self.member(from: row), organization: organization)
     }
 
     func tokens(organizationID: String) async throws -> [TokenRecord] {

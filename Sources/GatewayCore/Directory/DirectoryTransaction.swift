@@ -71,15 +71,32 @@ public protocol DirectoryTransaction: Sendable {
     func searchGroups(organizationID: String, query: SearchQuery, schemas: SchemaCatalog) async throws -> (total: Int, page: [GroupRecord])
 }
 
-/// A token with its member and organization.
+/// What authentication needs of a token, its member and its organization: no more, since it is read on every request.
 public struct Credential: Sendable, Hashable {
-    public var token: TokenRecord
-    public var member: MemberRecord
+    public var tokenID: String
+    public var revoked: Bool
+    public var lastUsedAt: String?
+    public var memberID: String
+    public var role: MemberRole
+    /// The member is in the organization (not deactivated through SCIM).
+    public var memberActive: Bool
     public var organization: Organization
 
-    public init(token: TokenRecord, member: MemberRecord, organization: Organization) {
-        self.token = token
-        self.member = member
+    public init(
+        tokenID: String,
+        revoked: Bool,
+        lastUsedAt: String?,
+        memberID: String,
+        role: MemberRole,
+        memberActive: Bool,
+        organization: Organization
+    ) {
+        self.tokenID = tokenID
+        self.revoked = revoked
+        self.lastUsedAt = lastUsedAt
+        self.memberID = memberID
+        self.role = role
+        self.memberActive = memberActive
         self.organization = organization
     }
 }

@@ -106,19 +106,19 @@ public struct FulcrumRules: Sendable {
             guard let credential = try await directory.credential(digest: digest) else {
                 throw SCIMError.unauthorized("the bearer token is not valid")
             }
-            guard credential.token.revokedAt == nil else { throw SCIMError.unauthorized("the bearer token has been revoked") }
-            guard credential.member.isActive, credential.member.role == .owner else {
+            guard !credential.revoked else { throw SCIMError.unauthorized("the bearer token has been revoked") }
+            guard credential.memberActive, credential.role == .owner else {
                 throw SCIMError.unauthorized("the bearer token belongs to a member who is no longer an Owner of the organization")
             }
             let principal = Principal(
                 organizationID: credential.organization.id,
                 organizationName: credential.organization.name,
-                memberID: credential.member.id,
+                memberID: credential.memberID,
                 role: .owner,
                 features: credential.organization.features,
-                tokenID: credential.token.id
+                tokenID: credential.tokenID
             )
-            return (principal, credential.token.lastUsedAt)
+            return (principal, credential.lastUsedAt)
         }
         // Record use at most once a minute, so authentication stays a read on the hot path. Timestamps sort as text.
         let now = Date()

@@ -24,28 +24,27 @@ extension ResourceService {
             updatedAt: now
         )
         try await directory.insert(record)
-        if !draft.memberIDs.isEmpty {
-            try await directory.changeMembers(ofGroup: record.id, adding: draft.memberIDs, removing: [])
-            // Each new member's `groups` changed.
-            try await directory.touchMembers(draft.memberIDs, at: now)
-        }
+        guard !draft.memberIDs.isEmpty else { return ResourceRenderer.group(record, memberIDs: [], baseURL: context.baseURL) }
+        try await directory.changeMembers(ofGroup: record.id, adding: draft.memberIDs, removing: [])
+        // Each new member's `groups` changed.
+        try await directory.touchMembers(draft.memberIDs, at: now)
         return try await load(id: record.id, type: .group, organizationID: organizationID, baseURL: context.baseURL, in: directory)
     }
 
-    /// Writes a changed group as a membership delta (replace and patch share this). Only members new to the group
-    /// are checked, so adding 25 members to a group of 10,000 checks 25. `memberLimit` caps the members the change
-    /// really adds or removes.
+    /// Writes a changed group as a membership delta (replace and patch share this) and returns what was written and
+    /// the members in order. Only members new to the group are checked, so adding 25 members to a group of 10,000
+    /// checks 25. `memberLimit` caps the members the change really adds or removes.
     func saveGroup(
         _ draft: ResourceCodec.GroupDraft,
-        id: String,
+        current: GroupRecord,
+        members existing: [String],
         memberLimit: Int?,
-        principal: Principal,
         in directory: any DirectoryTransaction
-    ) async throws {
-        let organizationID = principal.organizationID
-        guard let current = try await directory.group(id: id, organizationID: organizationID) else { throw SCIMError.notFound(.group, id: id) }
-        try await Self.checkGroupName(draft.displayName, excluding: id, organizationID: organizationID, in: directory)
-        let existing = try await directory.memberIDs(ofGroups: [id])[id] ?? []
+    ) async throws -> (GroupRecord, [String]) {
+        let organizationID = current.organizationID
+        if DirectoryKey.fold(draft.displayName) != current.nameKey {
+            try await Self.checkGroupName(draft.displayName, excluding: current.id, organizationID: organizationID, in: directory)
+        }
         let existingSet = Set(existing)
         let wanted = Set(draft.memberIDs)
         let added = draft.memberIDs.filter { !existingSet.contains($0) }
@@ -65,11 +64,16 @@ extension ResourceService {
         record.version = current.version + 1
         record.updatedAt = now
         try await directory.update(record)
-        try await directory.changeMembers(ofGroup: id, adding: added, removing: removed)
+        if !added.isEmpty || !removed.isEmpty {
+            try await directory.changeMembers(ofGroup: current.id, adding: added, removing: removed)
+        }
         // Every user whose `groups` shows a different entry changes version: members who came or went, and all of
         // them when the group was renamed.
         let touched = current.name == record.name ? added + removed : Array(existingSet.union(added))
-        try await directory.touchMembers(touched, at: now)
+        if !touched.isEmpty { try await directory.touchMembers(touched, at: now) }
+        // Members are listed in the order they were created: new ones need the directory to place them.
+        let members = added.isEmpty ? existing.filter(wanted.contains) : try await directory.memberIDs(ofGroups: [current.id])[current.id] ?? []
+        return (record, members)
     }
 
     static func checkGroupName(_ name: String, excluding id: String?, organizationID: String, in directory: any DirectoryTransaction) async throws {

@@ -98,19 +98,16 @@ extension ResourceService {
         return try await ResourceRenderer.users([adopted], projection: .all, baseURL: context.baseURL, in: directory)[0]
     }
 
-    /// Writes a changed user (replace and patch share this).
+    /// Writes a changed user (replace and patch share this) and returns what was written.
     func saveUser(
         _ draft: ResourceCodec.UserDraft,
-        id: String,
+        current: MemberRecord,
         principal: Principal,
         context: GatewayContext,
         in directory: any DirectoryTransaction
-    ) async throws {
-        guard let current = try await directory.member(id: id, organizationID: principal.organizationID) else {
-            throw SCIMError.notFound(.user, id: id)
-        }
+    ) async throws -> MemberRecord {
         // An update never adopts: an email taken by any other member is a conflict.
-        _ = try await Self.checkUserUniqueness(draft, excluding: id, organizationID: principal.organizationID, adopting: false, in: directory)
+        _ = try await Self.checkUserUniqueness(draft, excluding: current, organizationID: principal.organizationID, adopting: false, in: directory)
         var record = current
         record.email = draft.email
         record.firstName = draft.firstName
@@ -122,27 +119,35 @@ extension ResourceService {
         record.attributes = draft.attributes
         record.version = current.version + 1
         record.updatedAt = Timestamp.now
-        // Leaving the organization (or losing Owner) revokes the member's tokens for good.
-        if current.isActive && !record.isActive || current.role == .owner && record.role != .owner {
-            try await FulcrumRules.revokeTokens(of: id, organizationID: principal.organizationID, in: directory)
+        // Leaving the organization (or losing Owner) revokes the member's tokens for good; only Owners hold tokens.
+        if current.role == .owner, current.isActive && !record.isActive || record.role != .owner {
+            try await FulcrumRules.revokeTokens(of: current.id, organizationID: principal.organizationID, in: directory)
         }
         try await directory.update(record)
+        return record
     }
 
     /// Refuses a userName or email another member holds, compared on normalised keys. With `adopting`, an email held
     /// by an unmanaged member is not a conflict: that member is returned, to be adopted.
+    /// A key the member already holds needs no lookup: the unique index keeps it the member's own.
     static func checkUserUniqueness(
         _ draft: ResourceCodec.UserDraft,
-        excluding id: String?,
+        excluding current: MemberRecord?,
         organizationID: String,
         adopting: Bool,
         in directory: any DirectoryTransaction
     ) async throws -> MemberRecord? {
-        if let other = try await directory.member(organizationID: organizationID, .userName(key: DirectoryKey.fold(draft.userName))), other.id != id {
+        let userNameKey = DirectoryKey.fold(draft.userName)
+        if userNameKey != current?.userNameKey,
+            let other = try await directory.member(organizationID: organizationID, .userName(key: userNameKey)), other.id != current?.id
+        {
             throw SCIMError.uniqueness("userName \(draft.userName) is already taken (userName is compared case-insensitively)")
         }
         guard let email = draft.email else { return nil }
-        guard let other = try await directory.member(organizationID: organizationID, .email(key: DirectoryKey.fold(email))), other.id != id else {
+        let emailKey = DirectoryKey.fold(email)
+        guard emailKey != current?.emailKey,
+            let other = try await directory.member(organizationID: organizationID, .email(key: emailKey)), other.id != current?.id
+        else {
             return nil
         }
         if other.managed { throw SCIMError.uniqueness("email \(email) already belongs to another provisioned user") }

@@ -157,7 +157,8 @@ public struct ResourceService: Sendable {
     // MARK: Updating
 
     /// Reads the resource, checks `If-Match`, computes its new form and saves it, in one write transaction:
-    /// concurrent changes to one resource serialise and none is lost. An unchanged resource is not written.
+    /// concurrent changes to one resource serialise and none is lost. An unchanged resource is not written, and the
+    /// saved one is rendered from what was written, without reading it again.
     func update(
         id: String,
         in type: ResourceType,
@@ -167,28 +168,44 @@ public struct ResourceService: Sendable {
         change: @Sendable (SCIMResource) throws -> JSONValue
     ) async throws -> SCIMResource {
         let principal = try context.requirePrincipal()
+        let organizationID = principal.organizationID
         if type == .user { try FulcrumRules.protectTokenOwner(id, principal: principal) }
         return try await backend.write { directory in
-            let current = try await load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, in: directory)
-            try Self.checkPrecondition(ifMatch, version: current.version)
-            let changed = try change(current)
-            if changed == current.body { return current }
-            if let newID = changed[attribute: "id"]?.stringValue, newID != id {
-                throw SCIMError(status: .badRequest, scimType: .mutability, detail: "id is read-only and cannot change")
+            func changed(_ current: SCIMResource) throws -> JSONValue? {
+                try Self.checkPrecondition(ifMatch, version: current.version)
+                let changed = try change(current)
+                if changed == current.body { return nil }
+                if let newID = changed[attribute: "id"]?.stringValue, newID != id {
+                    throw SCIMError(status: .badRequest, scimType: .mutability, detail: "id is read-only and cannot change")
+                }
+                return changed
             }
             switch type {
             case .user:
-                let draft = try Self.userDraft(changed, context: context, organizationID: principal.organizationID)
-                try await saveUser(draft, id: id, principal: principal, context: context, in: directory)
+                guard let record = try await directory.member(id: id, organizationID: organizationID), record.managed else {
+                    throw SCIMError.notFound(type, id: id)
+                }
+                let groups = try await directory.managedGroups(ofMembers: [id])[id] ?? []
+                let current = ResourceRenderer.user(record, groups: groups, baseURL: context.baseURL)
+                guard let body = try changed(current) else { return current }
+                let draft = try Self.userDraft(body, context: context, organizationID: organizationID)
+                let saved = try await saveUser(draft, current: record, principal: principal, context: context, in: directory)
+                return ResourceRenderer.user(saved, groups: groups, baseURL: context.baseURL)
             default:
+                guard let record = try await directory.group(id: id, organizationID: organizationID), record.managed else {
+                    throw SCIMError.notFound(type, id: id)
+                }
+                let members = try await directory.memberIDs(ofGroups: [id])[id] ?? []
+                let current = ResourceRenderer.group(record, memberIDs: members, baseURL: context.baseURL)
+                guard let body = try changed(current) else { return current }
                 let draft = try ResourceCodec.groupDraft(
-                    from: changed,
+                    from: body,
                     keepUnsupported: context.policy.storeUnsupportedAttributes,
                     schemas: context.schemas
                 )
-                try await saveGroup(draft, id: id, memberLimit: memberLimit, principal: principal, in: directory)
+                let (saved, savedMembers) = try await saveGroup(draft, current: record, members: members, memberLimit: memberLimit, in: directory)
+                return ResourceRenderer.group(saved, memberIDs: savedMembers, baseURL: context.baseURL)
             }
-            return try await load(id: id, type: type, organizationID: principal.organizationID, baseURL: context.baseURL, in: directory)
         }
     }
 }
