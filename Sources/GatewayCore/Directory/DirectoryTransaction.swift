@@ -249,6 +249,11 @@ public struct TokenRecord: Sendable, Hashable {
 /// `Émile@example.com`, `émile@example.com` and `E\u{301}mile@example.com` share one key.
 public enum DirectoryKey {
     public static func fold(_ text: String) -> String {
-        text.precomposedStringWithCanonicalMapping.folding(options: [.caseInsensitive], locale: nil).precomposedStringWithCanonicalMapping
+        // ASCII (most userNames and emails) is already composed, and folding it is lowercasing: no Foundation call on
+        // the hot path of every `userName eq` lookup.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        }
+        return text.precomposedStringWithCanonicalMapping.folding(options: [.caseInsensitive], locale: nil).precomposedStringWithCanonicalMapping
     }
 }
