@@ -1,5 +1,4 @@
 public import GatewayCore
-import Synchronization
 
 /// A backend for stage and edge tests: tokens resolve from a table (so a test needs no organization), and every
 /// other call goes to an in-memory directory (``MemoryBackend``).
@@ -14,11 +13,6 @@ public struct FakeBackend: BackendAdapter {
     /// Token secret → principal.
     public let tokens: [String: Principal]
     private let directory = MemoryBackend()
-    private let state = State()
-
-    final class State: Sendable {
-        let calls = Mutex<[String]>([])
-    }
 
     public init(configuration: Configuration, context: PluginContext) async throws {
         self.init(tokens: [:])
@@ -28,13 +22,7 @@ public struct FakeBackend: BackendAdapter {
         self.tokens = tokens
     }
 
-    /// The calls that reached the backend (`authenticate`, `read`, `write`), in order.
-    public var calls: [String] { state.calls.withLock { $0 } }
-
-    private func record(_ call: String) { state.calls.withLock { $0.append(call) } }
-
     public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {
-        record("authenticate")
         guard let principal = tokens[token.secret] else { throw SCIMError.unauthorized("the bearer token is not valid") }
         return principal
     }
@@ -42,13 +30,11 @@ public struct FakeBackend: BackendAdapter {
     public func checkReadiness() async throws {}
 
     public func read<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
-        record("read")
-        return try await directory.read(body)
+        try await directory.read(body)
     }
 
     public func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
-        record("write")
-        return try await directory.write(body)
+        try await directory.write(body)
     }
 }
 

@@ -21,7 +21,6 @@ public struct MemoryBackend: BackendAdapter {
         var groups: [String: GroupRecord] = [:]
         var memberships: [String: Set<String>] = [:]
         var tokens: [String: TokenRecord] = [:]
-        var adoptions = 0
         /// Insertion order, the tie-break of equal creation times.
         var sequence: [String: Int] = [:]
 
@@ -64,9 +63,6 @@ public struct MemoryBackend: BackendAdapter {
             return result
         }
     }
-
-    /// How many adoptions were recorded.
-    public var adoptions: Int { storage.state.withLock { $0.adoptions } }
 }
 
 /// One transaction: a private copy of the state.
@@ -280,7 +276,7 @@ final class MemoryTransaction: DirectoryTransaction {
     func update(_ token: TokenRecord) async throws { with { $0.tokens[token.id] = token } }
 
     func recordAdoption(memberID: String, organizationID: String, tokenID: String, userName: String, at time: String) async throws {
-        with { $0.adoptions += 1 }
+        // Nothing reads adoptions back in memory; the SQLite directory keeps them for the record.
     }
 
     // MARK: Search

@@ -59,3 +59,27 @@ public struct AttributePath: Sendable, Hashable, CustomStringConvertible {
         return text
     }
 }
+
+extension AttributePath {
+    /// A path written inside `container[…]`, as the attribute it names: `type` in `emails[type eq "work"]` is
+    /// `emails.type` (and so is `emails.type`, spelled out).
+    public func inside(_ container: AttributePath) -> AttributePath {
+        let sub = subAttribute != nil && name.lowercased() == container.name.lowercased() ? subAttribute! : name
+        return AttributePath(schema: container.schema, name: container.name, subAttribute: sub)
+    }
+}
+
+extension Filter {
+    /// The filter inside `container[…]` with every path made a sub-attribute of `container`:
+    /// `name[givenName eq "x"]` is `name.givenName eq "x"`.
+    public func qualified(in container: AttributePath) -> Filter {
+        switch self {
+        case .and(let lhs, let rhs): .and(lhs.qualified(in: container), rhs.qualified(in: container))
+        case .or(let lhs, let rhs): .or(lhs.qualified(in: container), rhs.qualified(in: container))
+        case .not(let inner): .not(inner.qualified(in: container))
+        case .present(let path): .present(path.inside(container))
+        case .compare(let path, let op, let value): .compare(path.inside(container), op, value)
+        case .valuePath: self
+        }
+    }
+}

@@ -43,17 +43,11 @@ public struct FilterValidator: Sendable {
         case .valuePath:
             throw .invalidFilter("value filters cannot nest")
         case .present(let path):
-            _ = try definitions(Self.inside(container, path))
+            _ = try definitions(path.inside(container))
         case .compare(let path, let op, let value):
-            let inner = Self.inside(container, path)
+            let inner = path.inside(container)
             try check(types: try definitions(inner), path: inner, op: op, value: value)
         }
-    }
-
-    /// `emails[type eq "work"]`: `type` names `emails.type`.
-    static func inside(_ container: AttributePath, _ path: AttributePath) -> AttributePath {
-        let sub = path.subAttribute != nil && path.name.lowercased() == container.name.lowercased() ? path.subAttribute! : path.name
-        return AttributePath(schema: container.schema, name: container.name, subAttribute: sub)
     }
 
     /// The data types `path` has in the searched types; throws when no type defines it.

@@ -78,7 +78,4 @@ public struct PatchPath: Sendable, Hashable {
         self.subDefinition = sub.flatMap { definition?.subAttribute($0) }
         self.subAttribute = subDefinition?.name ?? sub
     }
-
-    /// `true` for the `members` of a Group, however the path spells it.
-    public var isGroupMembers: Bool { isCore && coreSchema.lowercased() == SCIMSchema.group.lowercased() && attribute.lowercased() == "members" }
 }

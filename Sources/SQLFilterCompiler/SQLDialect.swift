@@ -44,7 +44,7 @@ public protocol SQLDialect: Sendable {
     func compareText(_ lhs: String, _ op: String, _ rhs: String, caseExact: Bool) -> String
     /// `lhs` contains, starts with or ends with (`op`: `co`, `sw`, `ew`) `text`.
     func match(_ lhs: String, _ op: Filter.ComparisonOperator, _ text: String, caseExact: Bool, binds: inout SQLBinds) -> String
-    /// `expr` (a boolean column or JSON value) is `flag`; with `orUnset`, a NULL counts as not `flag`.
+    /// `expr` (a boolean column or JSON value) is `flag`; NULL when `expr` is NULL (``not(_:)`` makes that false).
     func boolean(_ expr: String, is flag: Bool) -> String
     /// `expr` read as a number.
     func number(_ expr: String) -> String

@@ -155,26 +155,10 @@ public struct SQLFilterCompiler: Sendable {
             case .nothing: return dialect.never
             case .complex(let attribute):
                 // `name[givenName eq "x"]` is `name.givenName eq "x"`.
-                return try expression(Self.qualify(inner, in: attribute), binds: &binds)
+                return try expression(inner.qualified(in: attribute), binds: &binds)
             default:
                 throw SCIMError.invalidFilter("\(path) is not a multi-valued attribute")
             }
-        }
-    }
-
-    /// The filter inside `attribute[…]`, with its paths made sub-attributes of `attribute`.
-    static func qualify(_ filter: Filter, in attribute: AttributePath) -> Filter {
-        func sub(_ path: AttributePath) -> AttributePath {
-            let name = path.subAttribute != nil && path.name.lowercased() == attribute.name.lowercased() ? path.subAttribute! : path.name
-            return AttributePath(schema: attribute.schema, name: attribute.name, subAttribute: name)
-        }
-        switch filter {
-        case .and(let lhs, let rhs): return .and(qualify(lhs, in: attribute), qualify(rhs, in: attribute))
-        case .or(let lhs, let rhs): return .or(qualify(lhs, in: attribute), qualify(rhs, in: attribute))
-        case .not(let inner): return .not(qualify(inner, in: attribute))
-        case .present(let path): return .present(sub(path))
-        case .compare(let path, let op, let value): return .compare(sub(path), op, value)
-        case .valuePath: return filter
         }
     }
 

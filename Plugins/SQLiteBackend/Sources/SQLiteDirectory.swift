@@ -89,19 +89,26 @@ struct SQLiteDirectory: DirectoryTransaction {
     }
 
     func insert(_ member: MemberRecord) async throws {
-        let fields = [("id", SQLiteData.text(member.id)), ("organization_id", .text(member.organizationID))] + Self.memberFields(member)
+        try await insert(into: "members", [("id", .text(member.id)), ("organization_id", .text(member.organizationID))] + Self.memberFields(member))
+    }
+
+    func update(_ member: MemberRecord) async throws {
+        try await update("members", id: member.id, Self.memberFields(member))
+    }
+
+    func insert(into table: String, _ fields: [(String, SQLiteData)]) async throws {
         _ = try await query(
-            "INSERT INTO members (\(fields.map(\.0).joined(separator: ", "))) VALUES (\(Self.placeholders(fields.count)))",
+            "INSERT INTO \(table) (\(fields.map(\.0).joined(separator: ", "))) VALUES (\(Self.placeholders(fields.count)))",
             fields.map(\.1)
         )
     }
 
     /// Every column but the creation time, which never changes (so the listing index is left alone).
-    func update(_ member: MemberRecord) async throws {
-        let fields = Self.memberFields(member).filter { $0.0 != "created_at" }
+    func update(_ table: String, id: String, _ fields: [(String, SQLiteData)]) async throws {
+        let changed = fields.filter { $0.0 != "created_at" }
         _ = try await query(
-            "UPDATE members SET \(fields.map { "\($0.0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-            fields.map(\.1) + [.text(member.id)]
+            "UPDATE \(table) SET \(changed.map { "\($0.0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+            changed.map(\.1) + [.text(id)]
         )
     }
 
@@ -146,34 +153,21 @@ struct SQLiteDirectory: DirectoryTransaction {
         try await query("SELECT * FROM groups WHERE organization_id = ? ORDER BY created_at, rowid", [.text(organizationID)]).map(Self.group(from:))
     }
 
-    func groupValues(_ group: GroupRecord) -> [SQLiteData] {
+    /// The group's columns and values, in one list so the two cannot drift apart.
+    static func groupFields(_ group: GroupRecord) -> [(String, SQLiteData)] {
         [
-            .text(group.name), .text(group.nameKey), .flag(group.managed), .optional(group.externalID), .text(Self.encode(group.attributes)),
-            .integer(group.version), .text(group.createdAt), .text(group.updatedAt),
+            ("name", .text(group.name)), ("name_key", .text(group.nameKey)), ("managed", .flag(group.managed)),
+            ("external_id", .optional(group.externalID)), ("attributes", .text(encode(group.attributes))), ("version", .integer(group.version)),
+            ("created_at", .text(group.createdAt)), ("updated_at", .text(group.updatedAt)),
         ]
     }
 
     func insert(_ group: GroupRecord) async throws {
-        _ = try await query(
-            """
-            INSERT INTO groups (id, organization_id, name, name_key, managed, external_id, attributes, version, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [.text(group.id), .text(group.organizationID)] + groupValues(group)
-        )
+        try await insert(into: "groups", [("id", .text(group.id)), ("organization_id", .text(group.organizationID))] + Self.groupFields(group))
     }
 
     func update(_ group: GroupRecord) async throws {
-        _ = try await query(
-            """
-            UPDATE groups SET name = ?, name_key = ?, managed = ?, external_id = ?, attributes = ?, version = ?, updated_at = ?
-            WHERE id = ?
-            """,
-            [
-                .text(group.name), .text(group.nameKey), .flag(group.managed), .optional(group.externalID), .text(Self.encode(group.attributes)),
-                .integer(group.version), .text(group.updatedAt), .text(group.id),
-            ]
-        )
+        try await update("groups", id: group.id, Self.groupFields(group))
     }
 
     func deleteGroup(id: String) async throws {
