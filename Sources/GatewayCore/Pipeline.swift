@@ -27,6 +27,17 @@ public struct Pipeline: Sendable {
     public func handle(_ request: SCIMRequest, context: GatewayContext) async throws -> SCIMResponse {
         var context = context
         context.schemas = schemas
+        var request = request
+        // What the client sent must say what it is (RFC 7643 §3, RFC 7644 §3.5.2), checked before any stage reshapes
+        // it; PATCH operations are parsed here once and every stage and the dispatcher share them.
+        switch request.operation {
+        case .create(let type), .replace(let type, _):
+            if let body = request.body, body.objectValue != nil { try schemas.checkSchemas(of: body, type: type) }
+        case .patch:
+            guard let body = request.body else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
+            if request.patchOperations == nil { request.patchOperations = try PatchOperation.operations(fromBody: body) }
+        default: break
+        }
         return try await run(from: 0, request, context)
     }
 

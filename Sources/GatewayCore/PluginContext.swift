@@ -13,6 +13,8 @@ public struct PluginContext: Sendable {
     public var backend: (any BackendAdapter)?
     /// The schemas the gateway serves, declared extensions included.
     public var schemas: SchemaCatalog
+    /// The client's IP address as the connection shows it (no `X-Forwarded-For`), for limits before authentication.
+    public var clientAddress: String?
 
     public init(
         logger: Logger,
@@ -48,6 +50,8 @@ public struct GatewayContext: Sendable {
     public var policy: ProvisioningPolicy
     /// The schemas the gateway serves, declared extensions included.
     public var schemas: SchemaCatalog
+    /// The client's IP address as the connection shows it (no `X-Forwarded-For`), for limits before authentication.
+    public var clientAddress: String?
 
     public init(
         requestID: String,

@@ -43,8 +43,8 @@ public struct SCIMDispatcher: Sendable {
             let replaced = try await service.replace(id: id, with: body, in: type, ifMatch: request.ifMatch, context: context)
             return try render(replaced, type: type, query: request.query, status: 200)
         case .patch(let type, let id):
-            guard let body = request.body else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
-            let operations = try PatchOperation.operations(fromBody: body)
+            // The pipeline parsed them (and the validation stage may have dropped some).
+            guard let operations = request.patchOperations else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
             let patched = try await service.patch(id: id, operations: operations, in: type, ifMatch: request.ifMatch, context: context)
             // Groups answer 204 (Entra expects it) unless the client asked for a body through attributes/excludedAttributes.
             if type == .group, request.query.attributes.isEmpty, request.query.excludedAttributes.isEmpty {

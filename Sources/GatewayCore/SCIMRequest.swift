@@ -60,6 +60,9 @@ public struct SCIMRequest: Sendable {
     public var bearerToken: BearerToken?
     /// The size of the body as received, in bytes.
     public var bodySize: Int = 0
+    /// A PATCH's operations once a stage has read and checked them (the validation stage drops what is not stored,
+    /// so the list may be empty: a no-op). `nil` until then; the dispatcher then reads them from ``body``.
+    public var patchOperations: [PatchOperation]?
 
     public init(
         operation: Operation,

@@ -34,6 +34,10 @@ public struct SCIMController: Sendable {
 
     /// Handles one SCIM call.
     public func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
+        // RFC 9112 §3.2: a request without Host is refused (HTTP/2's :authority arrives as the same field).
+        guard let authority = request.head.authority, !authority.isEmpty else {
+            throw SCIMError.invalidSyntax("the request has no Host header")
+        }
         let path = request.uri.path
         let segments = path.dropFirst(Self.basePath.count).split(separator: "/").map(String.init)
         let operation = try Self.operation(method: request.method, segments: segments, path: path)
@@ -50,7 +54,8 @@ public struct SCIMController: Sendable {
         var logger = context.logger
         logger[metadataKey: "scim.operation"] = .string(operation.label)
         if let type = operation.resourceType { logger[metadataKey: "scim.resource_type"] = .string(type.name) }
-        let gatewayContext = GatewayContext(requestID: context.id, logger: logger, baseURL: baseURL(for: request))
+        var gatewayContext = GatewayContext(requestID: context.id, logger: logger, baseURL: baseURL(local: context.localAddress))
+        gatewayContext.clientAddress = context.remoteAddress?.ipAddress
         let response = try await pipeline.handle(scimRequest, context: gatewayContext)
         var headers = HTTPFields()
         if let version = response.version { headers[.eTag] = version }
@@ -62,14 +67,20 @@ public struct SCIMController: Sendable {
         return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: Self.encode(body)))
     }
 
-    /// The absolute SCIM base URL for `meta.location` and `Location`.
-    func baseURL(for request: Request) -> String {
+    /// The absolute SCIM base URL for `meta.location`, `Location` and every `$ref`, from configuration only, never
+    /// from the request's `Host` (a client could make the gateway print URLs of its choosing): `publicURL`, else the
+    /// configured host and port. A wildcard host (`0.0.0.0`, `::`) or port `0` is completed from the address the
+    /// connection arrived on, which the listener, not the client, decides.
+    func baseURL(local: SocketAddress?) -> String {
         if let publicURL = server.publicURL {
             return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) + Self.basePath : publicURL + Self.basePath
         }
         let scheme = server.tls == nil ? "http" : "https"
-        let authority = request.head.authority ?? "\(server.host):\(server.port)"
-        return "\(scheme)://\(authority)\(Self.basePath)"
+        var host = server.host
+        if host == "0.0.0.0" || host == "::" || host.isEmpty { host = local?.ipAddress ?? "localhost" }
+        if host.contains(":") { host = "[\(host)]" }
+        let port = server.port == 0 ? (local?.port ?? 0) : server.port
+        return "\(scheme)://\(host):\(port)\(Self.basePath)"
     }
 
     /// Maps method and path to an operation, or a SCIM 404/405/501.
@@ -205,17 +216,37 @@ public struct SCIMController: Sendable {
         )
     }
 
-    /// Reads the body (any content type: `application/scim+json`, `application/json`, with a charset, or none).
+    /// The media types a body may be sent as (RFC 7644 §3.1 and §8.1); parameters such as `charset` are allowed.
+    static let acceptedMediaTypes: Set<String> = ["application/scim+json", "application/json"]
+
+    /// `true` when a `Content-Type` value names one of ``acceptedMediaTypes``.
+    static func isAccepted(contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return acceptedMediaTypes.contains(mediaType)
+    }
+
+    /// Reads the body: `application/scim+json` or `application/json` (else 415), strict JSON (else 400
+    /// `invalidSyntax`), and a body the HTTP parser could not read (a malformed chunk, say) is 400, not 500.
     func decodeBody(_ request: Request, context: GatewayRequestContext) async throws -> (JSONValue?, Int) {
         var buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: server.maxBodyBytes)
         } catch is NIOTooManyBytesError {
             throw SCIMError(status: .contentTooLarge, detail: "the request body is larger than \(server.maxBodyBytes) bytes")
+        } catch {
+            throw SCIMError.invalidSyntax("the request body could not be read: \(error)")
         }
         guard buffer.readableBytes > 0, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return (nil, 0) }
+        guard Self.isAccepted(contentType: request.headers[.contentType]) else {
+            throw SCIMError(
+                status: .unsupportedMediaType,
+                detail:
+                    "send the body as application/scim+json (or application/json), not \(request.headers[.contentType] ?? "without a Content-Type")"
+            )
+        }
         do {
-            return (try JSONValue(parsing: bytes), bytes.count)
+            return (try JSONValue(parsing: bytes, caseInsensitiveKeys: true), bytes.count)
         } catch {
             throw SCIMError.invalidSyntax("the request body is not valid JSON: \(error)")
         }

@@ -24,27 +24,39 @@ public indirect enum Filter: Sendable, Hashable {
         case null
     }
 
-    /// The deepest nesting of parentheses, `not` and value paths, for limits.
-    public var depth: Int {
-        switch self {
-        case .compare, .present: 1
-        case .and(let lhs, let rhs), .or(let lhs, let rhs): 1 + max(lhs.depth, rhs.depth)
-        case .not(let inner), .valuePath(_, let inner): 1 + inner.depth
-        }
-    }
-
     /// Evaluates the filter against one element of a multi-valued attribute (its paths name sub-attributes), as
     /// value filters in PATCH paths do. String comparisons ignore case.
     public func matches(_ element: JSONValue) -> Bool {
         PatchEngine.matches(self, element)
     }
 
-    /// Parses filter text.
+    /// Parses filter text within `limits`: the parser itself refuses text that is too long or nests too deep, so no
+    /// input can exhaust the stack, whoever calls it.
     /// - Throws: ``SCIMError`` 400 `invalidFilter` naming what is wrong and where.
-    public init(parsing text: String) throws(SCIMError) {
-        var parser = FilterParser(text: text)
+    public init(parsing text: String, limits: FilterLimits = .default) throws(SCIMError) {
+        guard text.utf8.count <= limits.maxLength else {
+            throw .invalidFilter("the filter is longer than \(limits.maxLength) characters")
+        }
+        var parser = FilterParser(text: text, maxDepth: limits.maxDepth)
         self = try parser.parseAll()
     }
+}
+
+/// How large a filter may be. The defaults bound every filter the core parses (search filters and the value
+/// filters of PATCH paths); the validation stage passes its configured, usually smaller, limits.
+public struct FilterLimits: Sendable, Hashable {
+    /// Longest filter, in bytes of UTF-8.
+    public var maxLength: Int
+    /// Deepest nesting: each level of parentheses, `not`, value path (`emails[…]`) and `and`/`or` counts one.
+    public var maxDepth: Int
+
+    public init(maxLength: Int, maxDepth: Int) {
+        self.maxLength = maxLength
+        self.maxDepth = maxDepth
+    }
+
+    /// 8 KiB and 32 levels.
+    public static let `default` = FilterLimits(maxLength: 8192, maxDepth: 32)
 }
 
 /// A recursive-descent parser; precedence `not` > `and` > `or`, as RFC 7644 §3.4.2.2 gives it.
@@ -57,21 +69,45 @@ struct FilterParser {
     }
 
     let text: String
+    let maxDepth: Int
     var tokens: [Token] = []
     var position = 0
+    /// Open parentheses, brackets and `not`s around the current position: bounds the recursion.
+    var nesting = 0
 
-    init(text: String) { self.text = text }
+    init(text: String, maxDepth: Int) {
+        self.text = text
+        self.maxDepth = maxDepth
+    }
+
+    /// A parsed part and its depth (see ``FilterLimits/maxDepth``).
+    typealias Parsed = (filter: Filter, depth: Int)
+
+    func checked(_ parsed: Parsed) throws(SCIMError) -> Parsed {
+        guard parsed.depth <= maxDepth else { throw tooDeep() }
+        return parsed
+    }
+
+    func tooDeep() -> SCIMError {
+        .invalidFilter("the filter nests deeper than \(maxDepth) levels")
+    }
+
+    mutating func enter() throws(SCIMError) {
+        nesting += 1
+        guard nesting <= maxDepth else { throw tooDeep() }
+    }
 
     func error(_ message: String) -> SCIMError {
-        .invalidFilter("invalid filter '\(text)': \(message)")
+        let shown = text.count > 200 ? text.prefix(200) + "…" : Substring(text)
+        return .invalidFilter("invalid filter '\(shown)': \(message)")
     }
 
     mutating func parseAll() throws(SCIMError) -> Filter {
         tokens = try tokenize()
         guard !tokens.isEmpty else { throw error("the filter is empty") }
-        let filter = try parseOr()
+        let parsed = try parseOr()
         guard position == tokens.count else { throw error("unexpected \(describe(tokens[position]))") }
-        return filter
+        return parsed.filter
     }
 
     func describe(_ token: Token) -> String {
@@ -93,43 +129,49 @@ struct FilterParser {
         return false
     }
 
-    mutating func parseOr() throws(SCIMError) -> Filter {
+    mutating func parseOr() throws(SCIMError) -> Parsed {
         var lhs = try parseAnd()
         while isKeyword(current, "or") {
             position += 1
-            lhs = .or(lhs, try parseAnd())
+            let rhs = try parseAnd()
+            lhs = try checked((.or(lhs.filter, rhs.filter), 1 + max(lhs.depth, rhs.depth)))
         }
         return lhs
     }
 
-    mutating func parseAnd() throws(SCIMError) -> Filter {
+    mutating func parseAnd() throws(SCIMError) -> Parsed {
         var lhs = try parseUnary()
         while isKeyword(current, "and") {
             position += 1
-            lhs = .and(lhs, try parseUnary())
+            let rhs = try parseUnary()
+            lhs = try checked((.and(lhs.filter, rhs.filter), 1 + max(lhs.depth, rhs.depth)))
         }
         return lhs
     }
 
-    mutating func parseUnary() throws(SCIMError) -> Filter {
+    mutating func parseUnary() throws(SCIMError) -> Parsed {
         if isKeyword(current, "not"), position + 1 < tokens.count, tokens[position + 1] == .open {
             position += 1
-            return .not(try parseGroup())
+            // The parentheses `not` requires count with it as one level.
+            let inner = try parseGroup()
+            return try checked((.not(inner.filter), inner.depth))
         }
         if current == .open { return try parseGroup() }
         return try parseAttributeExpression()
     }
 
-    mutating func parseGroup() throws(SCIMError) -> Filter {
+    mutating func parseGroup() throws(SCIMError) -> Parsed {
         guard current == .open else { throw error("expected '('") }
         position += 1
+        try enter()
         let inner = try parseOr()
         guard current == .close else { throw error(current.map { "expected ')' but found \(describe($0))" } ?? "missing ')'") }
         position += 1
-        return inner
+        nesting -= 1
+        return try checked((inner.filter, inner.depth + 1))
     }
 
-    mutating func parseAttributeExpression() throws(SCIMError) -> Filter {
+    mutating func parseAttributeExpression() throws(SCIMError) -> Parsed {
         guard case .word(let word)? = current else {
             throw error(current.map { "expected an attribute name but found \(describe($0))" } ?? "expected an attribute name")
         }
@@ -137,16 +179,18 @@ struct FilterParser {
         let path = try AttributePath(parsing: word)
         if current == .openBracket {
             position += 1
+            try enter()
             let inner = try parseOr()
             guard current == .closeBracket else { throw error("missing ']' after the value filter of \(word)") }
             position += 1
+            nesting -= 1
             // `emails[type eq "work"].value` is a PATCH path, not a filter; a filter may not continue after ']'.
-            return .valuePath(path, inner)
+            return try checked((.valuePath(path, inner.filter), inner.depth + 1))
         }
         guard case .word(let opWord)? = current else { throw error("expected an operator after \(word)") }
         position += 1
         let lowered = opWord.lowercased()
-        if lowered == "pr" { return .present(path) }
+        if lowered == "pr" { return (.present(path), 1) }
         guard let op = Filter.ComparisonOperator(rawValue: lowered) else { throw error("unknown operator '\(opWord)'") }
         guard let valueToken = current else { throw error("expected a value after '\(opWord)'") }
         position += 1
@@ -159,7 +203,7 @@ struct FilterParser {
         case .word(let literal) where literal.lowercased() == "null": value = .null
         default: throw error("\(describe(valueToken)) is not a value; strings are written in double quotes")
         }
-        return .compare(path, op, value)
+        return (.compare(path, op, value), 1)
     }
 
     func tokenize() throws(SCIMError) -> [Token] {
@@ -203,17 +247,24 @@ struct FilterParser {
                         case "r": value.append("\r")
                         case "b": value.append("\u{08}")
                         case "f": value.append("\u{0C}")
+                        case "\"", "\\", "/": value.append(scalars[index])
                         case "u":
                             guard index + 4 < scalars.count,
+                                scalars[(index + 1)...(index + 4)].allSatisfy(\.properties.isASCIIHexDigit),
                                 let code = UInt32(String(String.UnicodeScalarView(scalars[(index + 1)...(index + 4)])), radix: 16),
                                 let unicode = Unicode.Scalar(code)
                             else { throw error("bad \\u escape in a string") }
+                            guard code != 0 else { throw error("a string may not contain U+0000") }
                             value.append(unicode)
                             index += 4
-                        default: value.append(scalars[index])
+                        default:
+                            throw error("unknown escape '\\\(scalars[index])' in a string: use \\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t or \\uXXXX")
                         }
                         index += 1
                         continue
+                    }
+                    guard character.value >= 0x20, character.value != 0x7F else {
+                        throw error("a control character (U+\(String(character.value, radix: 16, uppercase: true))) in a string must be escaped")
                     }
                     value.append(character)
                     index += 1

@@ -60,10 +60,14 @@ extension JSONValue {
         output.append(0x22)
     }
 
-    /// Parses JSON text (RFC 8259). Nesting deeper than 512 levels is refused.
+    /// Parses JSON text (RFC 8259) strictly, so that no other reader of the same bytes can see a different document:
+    /// invalid UTF-8 (stray or overlong bytes, truncated sequences, encoded surrogates), a member name given twice in
+    /// one object, and U+0000 in a string are refused, as is nesting deeper than 512 levels.
+    /// - Parameter caseInsensitiveKeys: also refuse names that differ only in ASCII case (`userName` and `username`):
+    ///   SCIM attribute names are case-insensitive, so in a SCIM body those are the same attribute twice.
     /// - Throws: ``JSONParseError`` with the byte offset of the problem.
-    public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        var parser = JSONParser(bytes: Array(bytes))
+    public init(parsing bytes: some Collection<UInt8>, caseInsensitiveKeys: Bool = false) throws(JSONParseError) {
+        var parser = JSONParser(bytes: Array(bytes), caseInsensitiveKeys: caseInsensitiveKeys)
         parser.skipWhitespace()
         self = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -80,9 +84,13 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
 
 struct JSONParser {
     let bytes: [UInt8]
+    let caseInsensitiveKeys: Bool
     var index = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: [UInt8], caseInsensitiveKeys: Bool = false) {
+        self.bytes = bytes
+        self.caseInsensitiveKeys = caseInsensitiveKeys
+    }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
@@ -116,6 +124,7 @@ struct JSONParser {
     mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
         var members: [String: JSONValue] = [:]
+        var folded: Set<String> = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == 0x7D {
             index += 1
@@ -124,7 +133,14 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == 0x22 else { throw error("expected a member name") }
+            let keyOffset = index
             let key = try string()
+            guard members[key] == nil else { throw JSONParseError(offset: keyOffset, reason: "the member name \"\(key)\" appears twice") }
+            if caseInsensitiveKeys {
+                guard folded.insert(Self.asciiLowercased(key)).inserted else {
+                    throw JSONParseError(offset: keyOffset, reason: "the member name \"\(key)\" appears twice (names ignore case)")
+                }
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == 0x3A else { throw error("expected ':'") }
             index += 1
@@ -140,6 +156,18 @@ struct JSONParser {
             index += 1
             return .object(members)
         }
+    }
+
+    static func asciiLowercased(_ text: String) -> String {
+        guard text.utf8.contains(where: { (0x41...0x5A).contains($0) }) else { return text }
+        return String(decoding: text.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// The bytes as a string, refusing anything that is not well-formed UTF-8 (RFC 3629: no overlong forms, no
+    /// surrogates, nothing above U+10FFFF) and U+0000.
+    func text(_ utf8: some Collection<UInt8>, at offset: Int) throws(JSONParseError) -> String {
+        guard let text = String(validating: utf8, as: UTF8.self) else { throw JSONParseError(offset: offset, reason: "invalid UTF-8 in a string") }
+        return text
     }
 
     mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -194,14 +222,14 @@ struct JSONParser {
         guard index < bytes.count else { throw error("unterminated string") }
         if bytes[index] == 0x22 {
             defer { index += 1 }
-            return String(decoding: bytes[start..<index], as: UTF8.self)
+            return try text(bytes[start..<index], at: start)
         }
         var scalars = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
             if byte == 0x22 {
                 index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                return try text(scalars, at: start)
             }
             guard byte >= 0x20 else { throw error("control character in a string") }
             guard byte == 0x5C else {
@@ -230,6 +258,8 @@ struct JSONParser {
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00...0xDFFF).contains(code) {
                     throw error("lone surrogate")
+                } else if code == 0 {
+                    throw error("U+0000 in a string")
                 }
                 guard let scalar = Unicode.Scalar(code) else { throw error("bad \\u escape") }
                 scalars.append(contentsOf: String(Character(scalar)).utf8)

@@ -49,6 +49,8 @@ public struct PatchEngine: Sendable {
                         continue
                     }
                     if key.lowercased() == "schemas" { continue }
+                    // Okta repeats the resource's own id in a no-path replace: that changes nothing.
+                    if key.lowercased() == "id", let id = object["id"], value == id { continue }
                     try apply(operation.op, target: parse(key), value: value, to: &object)
                 }
             }

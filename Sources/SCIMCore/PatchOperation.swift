@@ -23,10 +23,11 @@ public struct PatchOperation: Sendable, Hashable {
     /// - Throws: ``SCIMError`` 400 `invalidSyntax` for a body that is not a PatchOp, or `invalidValue` for a bad op.
     public static func operations(fromBody body: JSONValue) throws(SCIMError) -> [PatchOperation] {
         guard body.objectValue != nil else { throw .invalidSyntax("a PATCH body must be a JSON object") }
-        if let schemas = body[attribute: "schemas"]?.arrayValue,
-            !schemas.contains(where: { $0.stringValue?.lowercased() == SCIMSchema.patchOp.lowercased() })
-        {
-            throw .invalidSyntax("a PATCH body must list the schema \(SCIMSchema.patchOp)")
+        // RFC 7644 §3.5.2: the body's `schemas` is required and names the PatchOp message.
+        guard let schemas = body[attribute: "schemas"]?.arrayValue,
+            schemas.contains(where: { $0.stringValue?.lowercased() == SCIMSchema.patchOp.lowercased() })
+        else {
+            throw .invalidSyntax("a PATCH body must list the schema \(SCIMSchema.patchOp) in schemas")
         }
         guard let list = body[attribute: "Operations"]?.arrayValue else {
             throw .invalidSyntax("a PATCH body needs an 'Operations' array")

@@ -32,8 +32,15 @@ public struct PatchPath: Sendable, Hashable {
     let coreSchema: String
 
     /// Parses `text` and resolves it against `schemas` (the core schema of the type first, then its extensions).
-    /// - Throws: ``SCIMError`` 400 `invalidPath` for a path that is not well formed.
-    public init(parsing text: String, schemas: [SchemaDefinition], coreSchema: String) throws(SCIMError) {
+    /// A value filter in the path is held to `filterLimits`, as a search filter is.
+    /// - Throws: ``SCIMError`` 400 `invalidPath` for a path that is not well formed: deeper than `attr.sub`, or with
+    ///   a value filter that is malformed, too long or too deep.
+    public init(
+        parsing text: String,
+        schemas: [SchemaDefinition],
+        coreSchema: String,
+        filterLimits: FilterLimits = .default
+    ) throws(SCIMError) {
         func invalid(_ why: String) -> SCIMError {
             SCIMError(status: .badRequest, scimType: .invalidPath, detail: "invalid path '\(text)': \(why)")
         }
@@ -52,13 +59,15 @@ public struct PatchPath: Sendable, Hashable {
             guard let close = text.lastIndex(of: "]"), close > open else { throw invalid("missing ']'") }
             attributeText = String(text[..<open])
             do {
-                filter = try Filter(parsing: String(text[text.index(after: open)..<close]))
+                filter = try Filter(parsing: String(text[text.index(after: open)..<close]), limits: filterLimits)
             } catch {
                 throw invalid(error.detail)
             }
             let rest = text[text.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.hasPrefix("."), rest.count > 1 else { throw invalid("expected '.subAttribute' after ']'") }
+                guard rest.hasPrefix("."), AttributePath.isName(rest.dropFirst()) else {
+                    throw invalid("expected '.subAttribute' after ']'; a path goes no deeper than attribute.subAttribute")
+                }
                 subAttribute = String(rest.dropFirst())
             }
         }

@@ -154,6 +154,71 @@ extension SchemaDefinition {
         ]
     }
 
+    /// The core User attributes of RFC 7643 §4.1 that a Fulcrum member does not store, and so `/Schemas` does not
+    /// publish. Their shapes are still checked (`"phoneNumbers": "x"` is 400; canonical values are not enforced)
+    /// before the `unsupportedAttributes` policy drops or keeps them; `password` is write-only and is never stored
+    /// or returned in any mode.
+    public static let unstoredUser = SchemaDefinition(
+        id: SCIMSchema.user,
+        name: "User (not stored)",
+        description: "RFC 7643 User attributes a Fulcrum member does not store",
+        attributes: [
+            AttributeDefinition("password", mutability: .writeOnly, returned: .never, description: "Never stored, never returned."),
+            AttributeDefinition("profileUrl", .reference, referenceTypes: ["external"], description: "A URI of the user's online profile."),
+            AttributeDefinition(
+                "phoneNumbers",
+                .complex,
+                multiValued: true,
+                subAttributes: multiValuedSubAttributes(.string, []),
+                description: "Phone numbers."
+            ),
+            AttributeDefinition(
+                "ims",
+                .complex,
+                multiValued: true,
+                subAttributes: multiValuedSubAttributes(.string, []),
+                description: "Instant messaging addresses."
+            ),
+            AttributeDefinition(
+                "photos",
+                .complex,
+                multiValued: true,
+                subAttributes: multiValuedSubAttributes(.reference, []),
+                description: "URLs of photos."
+            ),
+            AttributeDefinition(
+                "addresses",
+                .complex,
+                multiValued: true,
+                subAttributes: [
+                    AttributeDefinition("formatted", description: "The full mailing address."),
+                    AttributeDefinition("streetAddress", description: "The street address."),
+                    AttributeDefinition("locality", description: "The city or locality."),
+                    AttributeDefinition("region", description: "The state or region."),
+                    AttributeDefinition("postalCode", description: "The zip or postal code."),
+                    AttributeDefinition("country", description: "The country, as ISO 3166-1 alpha-2."),
+                    AttributeDefinition("type", description: "A label for the address."),
+                    AttributeDefinition("primary", .boolean, description: "The primary address."),
+                ],
+                description: "Physical mailing addresses."
+            ),
+            AttributeDefinition(
+                "entitlements",
+                .complex,
+                multiValued: true,
+                subAttributes: multiValuedSubAttributes(.string, []),
+                description: "Entitlements."
+            ),
+            AttributeDefinition(
+                "x509Certificates",
+                .complex,
+                multiValued: true,
+                subAttributes: multiValuedSubAttributes(.string, []),
+                description: "DER certificates, base64-encoded."
+            ),
+        ]
+    )
+
     /// The core User schema, as far as a Fulcrum member stores it.
     public static let user = SchemaDefinition(
         id: SCIMSchema.user,

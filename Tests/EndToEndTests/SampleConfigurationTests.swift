@@ -173,13 +173,17 @@ import Testing
                     uri: "/scim/v2/Users",
                     method: .post,
                     headers: Self.headers(token),
-                    body: Self.body(["userName": .string("\(name)@x.example")])
+                    body: Self.body(["schemas": [.string(SCIMSchema.user)], "userName": .string("\(name)@x.example")])
                 ) {
                     #expect($0.status == .created)
                 }
             }
-            try await client.execute(uri: "/scim/v2/Users", method: .post, headers: Self.headers(token), body: Self.body(["userName": "c@x.example"]))
-            { response in
+            try await client.execute(
+                uri: "/scim/v2/Users",
+                method: .post,
+                headers: Self.headers(token),
+                body: Self.body(["schemas": [.string(SCIMSchema.user)], "userName": "c@x.example"])
+            ) { response in
                 #expect(response.status == .tooManyRequests)
                 #expect(response.headers[.retryAfter] == "100")
                 #expect(response.headers[.contentType] == "application/scim+json")

@@ -56,7 +56,7 @@ struct LiveGateway {
     }
 
     func headers(_ token: String?) -> HTTPFields {
-        var fields: HTTPFields = [.contentType: "application/scim+json; charset=utf-8"]
+        var fields: HTTPFields = [HTTPField.Name("Host")!: "localhost", .contentType: "application/scim+json; charset=utf-8"]
         if let token { fields[.authorization] = "Bearer \(token)" }
         return fields
     }

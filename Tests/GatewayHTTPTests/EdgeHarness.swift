@@ -35,7 +35,8 @@ func withEdge(
 }
 
 extension DirectoryFixture {
-    var authorization: HTTPFields { [.authorization: "Bearer \(token)"] }
+    /// The headers Entra sends on every call: the bearer token and the SCIM media type.
+    var authorization: HTTPFields { [.authorization: "Bearer \(token)", .contentType: "application/scim+json; charset=utf-8"] }
 }
 
 func json(_ value: JSONValue) -> ByteBuffer {

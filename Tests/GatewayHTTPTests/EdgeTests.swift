@@ -57,7 +57,12 @@ import Testing
 
     @Test func anOrganizationWithoutTheDeveloperPackGets403NamingIt() async throws {
         try await withEdge(features: PlanFeatures(plan: .enterprise, sso: true, developerPack: false)) { fixture, client in
-            try await client.execute(uri: "/scim/v2/Users", method: .post, headers: fixture.authorization, body: json(["userName": "a@b.co"])) {
+            try await client.execute(
+                uri: "/scim/v2/Users",
+                method: .post,
+                headers: fixture.authorization,
+                body: json(["schemas": [.string(SCIMSchema.user)], "userName": "a@b.co"])
+            ) {
                 response in
                 #expect(response.status == .forbidden)
                 let detail = try response.scim[attribute: "detail"]?.stringValue ?? ""
@@ -111,7 +116,7 @@ import Testing
                 let body = try response.scim
                 #expect(body[attribute: "scimType"] == "invalidSyntax")
             }
-            let big = json(["userName": .string(String(repeating: "x", count: 5000))])
+            let big = json(["schemas": [.string(SCIMSchema.user)], "userName": .string(String(repeating: "x", count: 5000))])
             try await client.execute(uri: "/scim/v2/Users", method: .post, headers: fixture.authorization, body: big) { response in
                 #expect(response.status == .contentTooLarge)
                 let body = try response.scim
@@ -120,12 +125,13 @@ import Testing
         }
     }
 
-    @Test(arguments: ["application/scim+json; charset=utf-8", "application/json", "application/json; charset=UTF-8", nil])
-    func anyJSONContentTypeIsAccepted(contentType: String?) async throws {
+    @Test(arguments: ["application/scim+json; charset=utf-8", "application/json", "application/json; charset=UTF-8", "Application/SCIM+JSON"])
+    func anyJSONContentTypeIsAccepted(contentType: String) async throws {
         try await withEdge { fixture, client in
             var headers = fixture.authorization
-            if let contentType { headers[.contentType] = contentType }
-            try await client.execute(uri: "/scim/v2/Users", method: .post, headers: headers, body: json(["userName": "ct@example.com"])) { response in
+            headers[.contentType] = contentType
+            let body = json(["schemas": [.string(SCIMSchema.user)], "userName": "ct@example.com"])
+            try await client.execute(uri: "/scim/v2/Users", method: .post, headers: headers, body: body) { response in
                 #expect(response.status == .created)
             }
         }

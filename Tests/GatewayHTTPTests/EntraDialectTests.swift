@@ -53,7 +53,13 @@ import Testing
             _ body: JSONValue? = nil,
             expect status: HTTPResponse.Status
         ) async throws -> JSONValue? {
-            try await client.execute(uri: uri, method: method, headers: headers, body: body.map(json)) { response in
+            // Like Entra, a POST or PUT of a resource lists the core schema of its endpoint.
+            var body = body
+            if [.post, .put].contains(method), var object = body?.objectValue, object["schemas"] == nil {
+                object["schemas"] = [.string(uri.contains("/Groups") ? SCIMSchema.group : SCIMSchema.user)]
+                body = .object(object)
+            }
+            return try await client.execute(uri: uri, method: method, headers: headers, body: body.map(json)) { response in
                 #expect(response.status == status, "\(method) \(uri): \(String(buffer: response.body))")
                 return response.body.readableBytes == 0 ? nil : try response.scim
             }

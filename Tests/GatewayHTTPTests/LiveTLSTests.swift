@@ -70,11 +70,11 @@ import Testing
             let client = client(port: port, trusting: certificate, maximumVersion: .tlsv12)
             let response = try await client.get(
                 "/scim/v2/Users?filter=userName+eq+%22d4b1c6a8-0000-4000-8000-000000000001%22",
-                headers: fixture.authorization
+                headers: fixture.authorization.merging([HTTPField.Name("Host")!: "localhost"])
             )
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "application/scim+json")
-            let unauthorized = try await client.get("/scim/v2/Users")
+            let unauthorized = try await client.get("/scim/v2/Users", headers: [HTTPField.Name("Host")!: "localhost"])
             #expect(unauthorized.status == .unauthorized)
             try await client.shutdown()
         }

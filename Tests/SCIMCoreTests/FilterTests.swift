@@ -70,8 +70,43 @@ import Testing
         #expect(error?.scimType == .invalidFilter)
     }
 
-    @Test func depthCountsNesting() throws {
-        #expect(try Filter(parsing: #"a eq "1""#).depth == 1)
-        #expect(try Filter(parsing: #"not (a eq "1" and (b pr or c pr))"#).depth == 4)
+    @Test func depthCountsParenthesesNotValuePathsAndConnectives() throws {
+        let limits = { (depth: Int) in FilterLimits(maxLength: 8192, maxDepth: depth) }
+        _ = try Filter(parsing: #"a eq "1""#, limits: limits(1))
+        // not ( … and ( … or … ) ): the parentheses of `not` count with it, the inner ones on their own.
+        let nested = #"not (a eq "1" and (b pr or c pr))"#
+        _ = try Filter(parsing: nested, limits: limits(5))
+        #expect(throws: SCIMError.self) { try Filter(parsing: nested, limits: limits(4)) }
+        _ = try Filter(parsing: #"emails[type eq "work"]"#, limits: limits(2))
+        #expect(throws: SCIMError.self) { try Filter(parsing: #"(((a pr)))"#, limits: limits(3)) }
+    }
+
+    /// Parentheses nested far past any limit are refused by the parser itself, without recursing that deep.
+    @Test(arguments: ["(", "not (", "emails["])
+    func deepNestingIsRefusedNotFollowed(opening: String) {
+        let closing = opening == "emails[" ? "]" : ")"
+        let text = String(repeating: opening, count: 10_000) + #"a eq "1""# + String(repeating: closing, count: 10_000)
+        let error = #expect(throws: SCIMError.self) { try Filter(parsing: text, limits: FilterLimits(maxLength: 1 << 20, maxDepth: 32)) }
+        #expect(error?.scimType == .invalidFilter)
+        #expect(error?.detail.contains("nests deeper than 32") == true)
+    }
+
+    @Test(arguments: [
+        #"userName eq "\q""#,
+        #"userName eq "a\x41""#,
+        "userName eq \"a\u{01}b\"",
+        "userName eq \"tab\tinside\"",
+        #"userName eq "\u0000""#,
+        #"userName eq "\u12""#,
+        #"userName eq "\uD800""#,
+    ])
+    func refusesBadStringsInFilters(text: String) {
+        let error = #expect(throws: SCIMError.self) { try Filter(parsing: text) }
+        #expect(error?.scimType == .invalidFilter)
+    }
+
+    @Test func acceptsTheEscapesOfJSON() throws {
+        let filter = try Filter(parsing: #"userName eq "a\"b\\c\/d\n\u00e9""#)
+        #expect(filter == .compare(AttributePath(name: "userName"), .eq, .string("a\"b\\c/d\né")))
     }
 }

@@ -66,21 +66,28 @@ import Testing
         #expect(result[attribute: SCIMSchema.enterpriseUser]?[attribute: "manager"] == "m-1")
     }
 
+    static func patchOp(_ operations: JSONValue) -> JSONValue { ["schemas": [.string(SCIMSchema.patchOp)], "Operations": operations] }
+
     @Test func capitalisedOpsAreAccepted() throws {
-        let body: JSONValue = ["Operations": [["op": "ADD", "path": "nickName", "value": "Babs"]]]
+        let body = Self.patchOp([["op": "ADD", "path": "nickName", "value": "Babs"]])
         #expect(try PatchOperation.operations(fromBody: body) == [PatchOperation(op: .add, path: "nickName", value: "Babs")])
     }
 
+    /// (body, words the detail must contain)
     @Test(arguments: [
-        ["Operations": [["op": "move", "path": "a", "value": "b"]]] as JSONValue,
-        ["Operations": []] as JSONValue,
-        ["Operations": [["op": "remove"]]] as JSONValue,
-        ["Operations": [["op": "add", "path": "x"]]] as JSONValue,
-        ["nope": true] as JSONValue,
+        (patchOp([["op": "move", "path": "a", "value": "b"]]), "op must be add, replace or remove"),
+        (patchOp([]), "Operations"),
+        (patchOp([["op": "remove"]]), "path"),
+        (patchOp([["op": "add", "path": "x"]]), "value"),
+        (["nope": true] as JSONValue, "PatchOp"),
+        (["Operations": [["op": "add", "path": "nickName", "value": "Babs"]]] as JSONValue, "PatchOp"),
+        (["schemas": [], "Operations": [["op": "add", "path": "nickName", "value": "Babs"]]] as JSONValue, "PatchOp"),
+        (["schemas": [.string(SCIMSchema.user)], "Operations": [["op": "add", "path": "nickName", "value": "Babs"]]] as JSONValue, "PatchOp"),
     ])
-    func malformedPatchBodiesAreRefused(body: JSONValue) {
+    func malformedPatchBodiesAreRefused(body: JSONValue, detail: String) {
         let error = #expect(throws: SCIMError.self) { try PatchOperation.operations(fromBody: body) }
         #expect(error?.status == .badRequest)
+        #expect(error?.detail.contains(detail) == true, "\(error?.detail ?? "")")
     }
 
     @Test func readOnlyPathsAreRefusedWithMutability() {

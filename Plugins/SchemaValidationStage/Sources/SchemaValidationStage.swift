@@ -22,8 +22,15 @@ public import Metrics
 ///       maxFilterDepth: 8
 ///       maxOperationsPerPatch: 1000
 ///       maxMembersPerPatch: 1000
+///       maxIdentifierLength: 512        # userName, displayName, externalId, emails.value, members.value
+///       maxStringLength: 8192           # every other string
 ///       canonicalValues: enforce        # enforce | ignore
 /// ```
+///
+/// `password` is write-only (RFC 7643 §4.1): its type is checked, then it is dropped in every mode; it is never
+/// stored or returned. The RFC 7643 User attributes a Fulcrum member does not store (`phoneNumbers`, `addresses`,
+/// …) are type-checked before the `unsupportedAttributes` policy applies, and a PATCH left with no operation once
+/// they are dropped is a successful no-op (Entra sends phone and address changes with its default mappings).
 public struct SchemaValidationStage: Stage {
     /// What to do with attributes the published schemas do not define.
     public enum UnsupportedAttributes: String, Codable, Sendable, Hashable {
@@ -54,6 +61,11 @@ public struct SchemaValidationStage: Stage {
         public var maxOperationsPerPatch: Int = 1000
         /// Most group members added or removed by one PATCH. Default 1000.
         public var maxMembersPerPatch: Int = 1000
+        /// Longest `userName`, `displayName`, `externalId`, `emails.value` or `members.value`, in characters.
+        /// Default 512: Entra's longest (a 256-character mail or group name) fits twice.
+        public var maxIdentifierLength: Int = 512
+        /// Longest value of any other string attribute, in characters. Default 8192.
+        public var maxStringLength: Int = 8192
         /// Default `enforce`.
         public var canonicalValues: CanonicalValues = .enforce
 
@@ -67,6 +79,8 @@ public struct SchemaValidationStage: Stage {
             maxFilterDepth = try c.decodeIfPresent(Int.self, forKey: .maxFilterDepth) ?? maxFilterDepth
             maxOperationsPerPatch = try c.decodeIfPresent(Int.self, forKey: .maxOperationsPerPatch) ?? maxOperationsPerPatch
             maxMembersPerPatch = try c.decodeIfPresent(Int.self, forKey: .maxMembersPerPatch) ?? maxMembersPerPatch
+            maxIdentifierLength = try c.decodeIfPresent(Int.self, forKey: .maxIdentifierLength) ?? maxIdentifierLength
+            maxStringLength = try c.decodeIfPresent(Int.self, forKey: .maxStringLength) ?? maxStringLength
             canonicalValues = try c.decodeIfPresent(CanonicalValues.self, forKey: .canonicalValues) ?? canonicalValues
         }
     }
@@ -81,12 +95,24 @@ public struct SchemaValidationStage: Stage {
         for (value, key) in [
             (configuration.maxBodyBytes, "maxBodyBytes"), (configuration.maxFilterLength, "maxFilterLength"),
             (configuration.maxFilterDepth, "maxFilterDepth"), (configuration.maxOperationsPerPatch, "maxOperationsPerPatch"),
-            (configuration.maxMembersPerPatch, "maxMembersPerPatch"),
+            (configuration.maxMembersPerPatch, "maxMembersPerPatch"), (configuration.maxIdentifierLength, "maxIdentifierLength"),
+            (configuration.maxStringLength, "maxStringLength"),
         ] where value < 1 {
             throw ConfigurationError.invalidValue(key, "must be at least 1")
         }
         self.configuration = configuration
-        self.validator = SchemaValidator(enforceCanonicalValues: configuration.canonicalValues == .enforce, catalog: context.schemas)
+        guard configuration.maxFilterDepth <= FilterLimits.default.maxDepth else {
+            throw ConfigurationError.invalidValue("maxFilterDepth", "must be at most \(FilterLimits.default.maxDepth)")
+        }
+        self.validator = SchemaValidator(
+            enforceCanonicalValues: configuration.canonicalValues == .enforce,
+            catalog: context.schemas,
+            limits: .init(
+                identifier: configuration.maxIdentifierLength,
+                string: configuration.maxStringLength,
+                filter: FilterLimits(maxLength: configuration.maxFilterLength, maxDepth: configuration.maxFilterDepth)
+            )
+        )
         self.unsupported = Counter(label: "scim_gateway.validation.unsupported_attributes", factory: context.metricsFactory)
     }
 
@@ -100,13 +126,8 @@ public struct SchemaValidationStage: Stage {
         if request.bodySize > configuration.maxBodyBytes {
             throw SCIMError(status: .contentTooLarge, detail: "the request body is larger than \(configuration.maxBodyBytes) bytes")
         }
-        if let filter = request.query.filter {
-            guard filter.count <= configuration.maxFilterLength else {
-                throw SCIMError.invalidFilter("the filter is longer than \(configuration.maxFilterLength) characters")
-            }
-            if !filter.trimmingCharacters(in: .whitespaces).isEmpty, try Filter(parsing: filter).depth > configuration.maxFilterDepth {
-                throw SCIMError.invalidFilter("the filter nests deeper than \(configuration.maxFilterDepth) levels")
-            }
+        if let filter = request.query.filter, !filter.trimmingCharacters(in: .whitespaces).isEmpty {
+            _ = try Filter(parsing: filter, limits: validator.limits.filter)
         }
         var found: [String] = []
         let drop = configuration.unsupportedAttributes == .ignore
@@ -114,16 +135,14 @@ public struct SchemaValidationStage: Stage {
         case .create(let type), .replace(let type, _):
             guard let body = request.body else { throw SCIMError.invalidSyntax("the request needs a JSON body") }
             request.body = try validator.validateResource(body, type: type, dropUnsupported: drop, unsupported: &found)
-        case .patch(let type, _):
-            guard let body = request.body else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
-            let operations = try PatchOperation.operations(fromBody: body)
+        case .patch(let type, let id):
+            guard let operations = request.patchOperations else { throw SCIMError.invalidSyntax("a PATCH needs a PatchOp body") }
             guard operations.count <= configuration.maxOperationsPerPatch else {
                 throw SCIMError.invalidValue(
                     "a PATCH may carry at most \(configuration.maxOperationsPerPatch) operations; this one has \(operations.count)"
                 )
             }
-            let kept = try validator.validatePatch(operations, type: type, dropUnsupported: drop, unsupported: &found)
-            request.body = SchemaValidator.patchBody(kept)
+            request.patchOperations = try validator.validatePatch(operations, type: type, resourceID: id, dropUnsupported: drop, unsupported: &found)
         default:
             break
         }

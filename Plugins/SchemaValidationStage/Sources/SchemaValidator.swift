@@ -5,16 +5,22 @@ import GatewayCore
 struct SchemaValidator: Sendable {
     let enforceCanonicalValues: Bool
     let catalog: SchemaCatalog
+    var limits = Limits()
+
+    /// How long strings may be, in characters.
+    struct Limits: Sendable, Hashable {
+        /// `userName`, `displayName`, `externalId`, `emails.value`, `members.value`.
+        var identifier = 512
+        /// Every other string.
+        var string = 8192
+        /// Filters, including the value filters of PATCH paths.
+        var filter = FilterLimits.default
+    }
+
+    static let identifierPaths: Set<String> = ["username", "displayname", "externalid", "emails.value", "members.value"]
 
     func core(_ type: ResourceType) -> SchemaDefinition { catalog.core(type) }
     func extensions(_ type: ResourceType) -> [SchemaDefinition] { catalog.extensions(type) }
-
-    /// Schema URNs a client may list in `schemas` without them being unsupported.
-    func knownSchemaIDs(_ type: ResourceType) -> Set<String> {
-        var ids = Set(([core(type)] + extensions(type)).map { $0.id.lowercased() })
-        if type == .group { ids.insert(SCIMSchema.microsoftGroup.lowercased()) }
-        return ids
-    }
 
     // MARK: Resources
 
@@ -38,6 +44,7 @@ struct SchemaValidator: Sendable {
                 continue  // read-only: ignored on input
             case "externalid":
                 guard value.isNull || value.stringValue != nil else { throw SCIMError.invalidValue("externalId must be a string") }
+                try checkLength(value, path: "externalId")
                 result[key] = value
                 continue
             default:
@@ -118,8 +125,15 @@ struct SchemaValidator: Sendable {
         prefix: String = ""
     ) throws(SCIMError) -> JSONValue? {
         guard let definition = schema.attribute(key) else {
-            unsupported.append(prefix + key)
-            return dropUnsupported ? nil : value
+            guard prefix.isEmpty, schema.id == SCIMSchema.user, let unstored = SchemaDefinition.unstoredUser.attribute(key) else {
+                unsupported.append(prefix + key)
+                return dropUnsupported ? nil : value
+            }
+            // An RFC 7643 attribute this deployment does not store: its shape is checked all the same.
+            let checked = try validate(value, definition: unstored, path: unstored.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+            if unstored.mutability == .writeOnly { return nil }
+            unsupported.append(unstored.name)
+            return dropUnsupported ? nil : checked
         }
         if definition.mutability == .readOnly { return nil }
         return try validate(
@@ -187,12 +201,22 @@ struct SchemaValidator: Sendable {
     /// The type check every writer shares (``AttributeDefinition/checked(_:path:)``), plus canonical values.
     func scalar(_ value: JSONValue, definition: AttributeDefinition, path: String) throws(SCIMError) -> JSONValue {
         _ = try definition.checked(value, path: path)
+        try checkLength(value, path: path)
         if enforceCanonicalValues, !definition.canonicalValues.isEmpty, let text = value.stringValue,
             !definition.canonicalValues.contains(where: { $0.lowercased() == text.lowercased() })
         {
             throw SCIMError.invalidValue("\(path) must be one of \(definition.canonicalValues.joined(separator: ", ")), not '\(text)'")
         }
         return value
+    }
+
+    /// A string longer than its limit is 400 `invalidValue` naming the attribute and the limit.
+    func checkLength(_ value: JSONValue, path: String) throws(SCIMError) {
+        guard let text = value.stringValue else { return }
+        let limit = Self.identifierPaths.contains(path.lowercased()) ? limits.identifier : limits.string
+        // Counting UTF-8 first keeps the common case (short strings) free of grapheme breaking.
+        guard text.utf8.count > limit, text.count > limit else { return }
+        throw SCIMError.invalidValue("\(path) is longer than \(limit) characters")
     }
 
     // MARK: PATCH
@@ -210,7 +234,12 @@ struct SchemaValidator: Sendable {
     /// The path resolved once (``PatchPath``, shared with the engine and the service); `nil` for an attribute the
     /// schemas do not define (unsupported).
     func resolve(_ path: String, type: ResourceType) throws(SCIMError) -> Target? {
-        let resolved = try PatchPath(parsing: path, schemas: [core(type)] + extensions(type), coreSchema: core(type).id)
+        let resolved = try PatchPath(
+            parsing: path,
+            schemas: [core(type)] + extensions(type),
+            coreSchema: core(type).id,
+            filterLimits: limits.filter
+        )
         if let whole = resolved.wholeExtension {
             return Target(schema: whole, definition: nil, wholeExtension: true, hasFilter: false, subAttribute: nil, subName: nil)
         }
@@ -238,9 +267,13 @@ struct SchemaValidator: Sendable {
         )
     }
 
+    /// Checks each operation; drops what is not stored (write-only `password` always, unsupported attributes when
+    /// `dropUnsupported`) and, in a no-path value, an `id` equal to the resource's own (Okta sends it). What is left
+    /// may be empty: a PATCH that changes nothing stored is a no-op, answered like any other.
     func validatePatch(
         _ operations: [PatchOperation],
         type: ResourceType,
+        resourceID: String,
         dropUnsupported: Bool,
         unsupported: inout [String]
     ) throws(SCIMError) -> [PatchOperation] {
@@ -253,6 +286,20 @@ struct SchemaValidator: Sendable {
                 var value: [String: JSONValue] = [:]
                 for (key, inner) in members {
                     if key.lowercased() == "schemas" { continue }
+                    if key.lowercased() == "id", inner.stringValue == resourceID { continue }
+                    if let unstored = try self.unstored(key, type: type) {
+                        let checked = try validate(
+                            inner,
+                            definition: unstored,
+                            path: unstored.name,
+                            dropUnsupported: dropUnsupported,
+                            unsupported: &unsupported
+                        )
+                        if unstored.mutability == .writeOnly { continue }
+                        unsupported.append(unstored.name)
+                        if !dropUnsupported { value[key] = checked }
+                        continue
+                    }
                     if let target = try resolve(key, type: type) {
                         value[key] = try validateValue(
                             inner,
@@ -268,6 +315,16 @@ struct SchemaValidator: Sendable {
                     }
                 }
                 if !value.isEmpty { kept.append(PatchOperation(op: operation.op, path: nil, value: .object(value))) }
+                continue
+            }
+            if let unstored = try self.unstored(path, type: type) {
+                if operation.op != .remove, let value = operation.value {
+                    let list: JSONValue = unstored.multiValued && value.arrayValue == nil ? [value] : value
+                    _ = try validate(list, definition: unstored, path: unstored.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
+                }
+                if unstored.mutability == .writeOnly { continue }
+                unsupported.append(path)
+                if !dropUnsupported { kept.append(operation) }
                 continue
             }
             guard let target = try resolve(path, type: type) else {
@@ -291,6 +348,14 @@ struct SchemaValidator: Sendable {
             kept.append(checked)
         }
         return kept
+    }
+
+    /// The RFC 7643 User attribute a plain path names when this deployment does not store it (`password`,
+    /// `phoneNumbers`); paths into it (`phoneNumbers[type eq "work"].value`) are not shape-checked.
+    func unstored(_ path: String, type: ResourceType) throws(SCIMError) -> AttributeDefinition? {
+        guard type == .user, core(type).attribute(path) == nil else { return nil }
+        let name = path.lowercased().hasPrefix(SCIMSchema.user.lowercased() + ":") ? String(path.dropFirst(SCIMSchema.user.count + 1)) : path
+        return SchemaDefinition.unstoredUser.attribute(name)
     }
 
     func checkMutability(_ target: Target, op: PatchOperation.Op, path: String) throws(SCIMError) {
@@ -366,19 +431,5 @@ struct SchemaValidator: Sendable {
             )
         }
         return try validate(value, definition: definition, path: definition.name, dropUnsupported: dropUnsupported, unsupported: &unsupported)
-    }
-
-    static func patchBody(_ operations: [PatchOperation]) -> JSONValue {
-        [
-            "schemas": [.string(SCIMSchema.patchOp)],
-            "Operations": .array(
-                operations.map { operation in
-                    var entry: [String: JSONValue] = ["op": .string(operation.op.rawValue)]
-                    if let path = operation.path { entry["path"] = .string(path) }
-                    if let value = operation.value { entry["value"] = value }
-                    return .object(entry)
-                }
-            ),
-        ]
     }
 }

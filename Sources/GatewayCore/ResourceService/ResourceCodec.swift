@@ -29,6 +29,10 @@ enum ResourceCodec {
 
     static let columnAttributes: Set<String> = ["id", "meta", "schemas", "username", "externalid", "active", "groups"]
 
+    /// Write-only attributes (RFC 7643 §4.1): never stored, whatever the `unsupportedAttributes` mode, so never
+    /// returned.
+    static let writeOnly: Set<String> = ["password"]
+
     /// Parses `"True"`, `"false"` and booleans, as Entra sends both.
     static func boolean(_ value: JSONValue, attribute: String) throws(SCIMError) -> Bool {
         guard let flag = value.scimBoolean else { throw SCIMError.invalidValue("\(attribute) must be true or false") }
@@ -92,7 +96,7 @@ enum ResourceCodec {
         var result: [String: JSONValue] = [:]
         for (key, value) in members where !value.isNull {
             let lowered = key.lowercased()
-            if columns.contains(lowered) { continue }
+            if columns.contains(lowered) || writeOnly.contains(lowered) { continue }
             if let extensionSchema = schemas.extensionSchema(key, of: type) {
                 guard case .object(let inner) = value else {
                     throw SCIMError.invalidValue("\(extensionSchema.id) must be an object")

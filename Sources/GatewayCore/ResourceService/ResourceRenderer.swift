@@ -19,6 +19,7 @@ public enum ResourceRenderer {
     /// The user `record` with its `groups` (`nil`: left out, as the projection asked).
     public static func user(_ record: MemberRecord, groups: [GroupReference]?, baseURL: String) -> SCIMResource {
         var body = record.attributes
+        body["password"] = nil  // write-only; a store written before it was dropped may still hold one
         body["id"] = .string(record.id)
         body["userName"] = .string(record.userName ?? "")
         if let active = record.active { body["active"] = .bool(active) }
