@@ -52,6 +52,7 @@ make_config() {  # DIR
       -e 's/perToken: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/perToken: { requestsPerSecond: 1000000, burst: 1000000 }/' \
       -e 's/perOrganization: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/perOrganization: { requestsPerSecond: 1000000, burst: 1000000 }/' \
       -e 's/global: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/global: { requestsPerSecond: 1000000, burst: 1000000 }/' \
+      -e 's/perAddress: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/perAddress: { requestsPerSecond: 1000000, burst: 1000000 }/' \
       "$ROOT/gateway.yaml" > "$1/gateway.yaml"
   grep -q "benchmarkCeiling: true" "$1/gateway.yaml" || { echo "benchmarks: could not enable the ceiling route" >&2; exit 2; }
 }

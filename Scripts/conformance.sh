@@ -33,6 +33,7 @@ sed -e 's/level: info/level: warning/' \
     -e 's/perToken: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/perToken: { requestsPerSecond: 100000, burst: 100000 }/' \
     -e 's/perOrganization: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/perOrganization: { requestsPerSecond: 100000, burst: 100000 }/' \
     -e 's/global: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/global: { requestsPerSecond: 100000, burst: 100000 }/' \
+    -e 's/perAddress: { requestsPerSecond: [0-9.]*, burst: [0-9]* }/perAddress: { requestsPerSecond: 100000, burst: 100000 }/' \
     "$ROOT/gateway.yaml" > "$WORK/gateway.yaml"
 grep -q "perToken: { requestsPerSecond: 100000" "$WORK/gateway.yaml" || { echo "conformance: could not lift the rate limits" >&2; exit 2; }
 "$BIN" serve --config "$WORK/gateway.yaml" --port 0 > "$WORK/stdout" 2> "$WORK/stderr" &

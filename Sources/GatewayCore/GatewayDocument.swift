@@ -89,6 +89,11 @@ public struct ListenerConfiguration: Codable, Sendable, Hashable {
     /// Serve `GET /bench/ceiling`: a fixed body the size of a user, through the same listener, TLS and middleware
     /// but no pipeline or store, for benchmarks to measure the ceiling. Default `false`.
     public var benchmarkCeiling: Bool = false
+    /// Seconds a connection may sit without a complete request (a raw TCP connection, a stalled TLS handshake,
+    /// headers sent halfway, an idle keep-alive) before it is closed. Default 60.
+    public var idleTimeout: Int = 60
+    /// Most connections open at once; one more is closed as soon as it opens. Default 1024.
+    public var maxConnections: Int = 1024
 
     public init() {}
 
@@ -101,6 +106,8 @@ public struct ListenerConfiguration: Codable, Sendable, Hashable {
         publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
         benchmarkCeiling = try c.decodeIfPresent(Bool.self, forKey: .benchmarkCeiling) ?? benchmarkCeiling
+        idleTimeout = try c.decodeIfPresent(Int.self, forKey: .idleTimeout) ?? idleTimeout
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
     }
 
     /// The certificate source.
@@ -133,6 +140,8 @@ public struct ListenerConfiguration: Codable, Sendable, Hashable {
     func validate(path: String) throws(ConfigurationError) {
         guard (0...65535).contains(port) else { throw .invalidValue("\(path).port", "must be between 0 and 65535") }
         guard maxBodyBytes >= 1024 else { throw .invalidValue("\(path).maxBodyBytes", "must be at least 1024") }
+        guard (1...3600).contains(idleTimeout) else { throw .invalidValue("\(path).idleTimeout", "must be between 1 and 3600 seconds") }
+        guard maxConnections >= 1 else { throw .invalidValue("\(path).maxConnections", "must be at least 1") }
         if let tls {
             if tls.selfSigned {
                 if tls.certificateChain != nil || tls.privateKey != nil {

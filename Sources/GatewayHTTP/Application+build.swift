@@ -65,7 +65,13 @@ public func buildApplication(
         address: .hostname(options.server.host, port: options.server.port),
         serverName: "scim-gateway"
     )
-    let server: HTTPServerBuilder = try options.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+    // The idle timer starts when the connection opens and is reset only by whole HTTP parts, so it also ends a
+    // connection that never finishes its TLS handshake or its headers.
+    let limit = ConnectionLimit(maximum: options.server.maxConnections)
+    let http1 = HTTPServerBuilder.http1(
+        configuration: .init(additionalChannelHandlers: [limit.slot()], idleTimeout: .seconds(Int64(options.server.idleTimeout)))
+    )
+    let server: HTTPServerBuilder = try options.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1
     return Application(
         router: router,
         server: server,

@@ -1,4 +1,5 @@
 public import GatewayCore
+import Synchronization
 
 /// A backend for stage and edge tests: tokens resolve from a table (so a test needs no organization), and every
 /// other call goes to an in-memory directory (``MemoryBackend``).
@@ -13,6 +14,14 @@ public struct FakeBackend: BackendAdapter {
     /// Token secret → principal.
     public let tokens: [String: Principal]
     private let directory = MemoryBackend()
+    private let lookups = Lookups()
+
+    final class Lookups: Sendable {
+        let count = Atomic(0)
+    }
+
+    /// How many times ``authenticate(token:context:)`` was called: the token lookups a stage did not spare.
+    public var lookupCount: Int { lookups.count.load(ordering: .relaxed) }
 
     public init(configuration: Configuration, context: PluginContext) async throws {
         self.init(tokens: [:])
@@ -23,6 +32,7 @@ public struct FakeBackend: BackendAdapter {
     }
 
     public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {
+        lookups.count.add(1, ordering: .relaxed)
         guard let principal = tokens[token.secret] else { throw SCIMError.unauthorized("the bearer token is not valid") }
         return principal
     }

@@ -98,8 +98,7 @@ struct FilterParser {
     }
 
     func error(_ message: String) -> SCIMError {
-        let shown = text.count > 200 ? text.prefix(200) + "…" : Substring(text)
-        return .invalidFilter("invalid filter '\(shown)': \(message)")
+        .invalidFilter("invalid filter '\(SCIMError.excerpt(text))': \(message)")
     }
 
     mutating func parseAll() throws(SCIMError) -> Filter {

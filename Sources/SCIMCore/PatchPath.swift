@@ -42,7 +42,7 @@ public struct PatchPath: Sendable, Hashable {
         filterLimits: FilterLimits = .default
     ) throws(SCIMError) {
         func invalid(_ why: String) -> SCIMError {
-            SCIMError(status: .badRequest, scimType: .invalidPath, detail: "invalid path '\(text)': \(why)")
+            SCIMError(status: .badRequest, scimType: .invalidPath, detail: "invalid path '\(SCIMError.excerpt(text))': \(why)")
         }
         self.text = text
         self.coreSchema = coreSchema

@@ -109,3 +109,11 @@ extension SCIMError {
         return .object(members)
     }
 }
+
+extension SCIMError {
+    /// `text` as an error detail quotes it: whole up to 200 characters, else its first 200 and an ellipsis, so a
+    /// hostile 20 KB path is not sent back whole.
+    public static func excerpt(_ text: String) -> String {
+        text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

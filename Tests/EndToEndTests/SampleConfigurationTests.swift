@@ -15,35 +15,11 @@ import Testing
 @Suite struct SampleConfigurationTests {
     static let fulcrum = "urn:example:params:scim:schemas:extension:fulcrum:2.0:User"
 
-    /// Loads the sample with `edit` applied, bootstraps its store in a temporary folder and runs `body` against the router.
     func withSample(
         editing edit: @escaping (String) -> String = { $0 },
         _ body: @escaping @Sendable (_ client: any TestClientProtocol, _ token: String, _ directory: any DirectoryAdministration) async throws -> Void
     ) async throws {
-        let folder = TemporaryDirectory.make()
-        let text = try String(contentsOf: GatewayProcess.repository.appendingPathComponent("gateway.yaml"), encoding: .utf8)
-        let document = try GatewayDocument(yaml: edit(text), directory: folder)
-        var logger = Logger(label: "sample-test")
-        logger.logLevel = .critical
-        let gateway = try await AssembledGateway.build(
-            document,
-            registry: ScimGateway.makeRegistry(),
-            logger: logger,
-            metricsFactory: PluginContext.test().metricsFactory
-        )
-        do {
-            let issued = try #require(try await Bootstrap.run(gateway, logger: logger))
-            let directory = SimulatedFulcrum(backend: gateway.backend)
-            let app = try buildApplication(
-                GatewayHTTPOptions(pipeline: gateway.pipeline, backend: gateway.backend, server: gateway.server, tls: nil),
-                logger: logger
-            )
-            try await app.test(.router) { client in try await body(client, issued.secret, directory) }
-            await gateway.backend.close()
-        } catch {
-            await gateway.backend.close()
-            throw error
-        }
+        try await withSampleGateway(editing: edit) { try await body($0.client, $0.token, $0.directory) }
     }
 
     static func headers(_ token: String) -> HTTPFields {

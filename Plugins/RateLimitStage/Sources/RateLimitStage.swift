@@ -24,15 +24,8 @@ public import Metrics
 /// Place it after `authentication`: before it, only the global bucket applies.
 public struct RateLimitStage: Stage {
     /// A sustained rate and the burst allowed on top of it.
-    public struct Limit: Codable, Sendable, Hashable {
-        public var requestsPerSecond: Double
-        public var burst: Int
-
-        public init(requestsPerSecond: Double, burst: Int) {
-            self.requestsPerSecond = requestsPerSecond
-            self.burst = burst
-        }
-    }
+    /// A bucket's rate (kept under this name for the stage's configuration).
+    public typealias Limit = RateLimit
 
     /// The `config:` block.
     public struct Configuration: Codable, Sendable, Hashable {
@@ -72,27 +65,20 @@ public struct RateLimitStage: Stage {
     }
 
     public init(configuration: Configuration, context: PluginContext) async throws {
-        let start = ContinuousClock.now
-        try self.init(configuration: configuration, context: context) {
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        }
+        let clock = MonotonicSeconds()
+        try self.init(configuration: configuration, context: context) { clock() }
     }
 
     /// Builds the stage with a clock in seconds (tests drive time by hand).
     public init(configuration: Configuration, context: PluginContext, clock: @escaping @Sendable () -> Double) throws {
-        func check(_ limit: Limit, _ path: String) throws {
-            guard limit.requestsPerSecond > 0 else { throw ConfigurationError.invalidValue("\(path).requestsPerSecond", "must be above 0") }
-            guard limit.burst >= 1 else { throw ConfigurationError.invalidValue("\(path).burst", "must be at least 1") }
-        }
-        try check(configuration.perToken, "perToken")
-        try check(configuration.perOrganization, "perOrganization")
-        try check(configuration.global, "global")
-        for (organization, limit) in configuration.organizations { try check(limit, "organizations.\(organization)") }
+        try configuration.perToken.check("perToken")
+        try configuration.perOrganization.check("perOrganization")
+        try configuration.global.check("global")
+        for (organization, limit) in configuration.organizations { try limit.check("organizations.\(organization)") }
         guard configuration.idleSeconds > 0 else { throw ConfigurationError.invalidValue("idleSeconds", "must be above 0") }
         let limits = [configuration.perToken, configuration.perOrganization, configuration.global] + configuration.organizations.values
         // A forgotten bucket must have been full: keep buckets at least as long as the slowest takes to refill.
-        let refill = limits.map { Double($0.burst) / $0.requestsPerSecond }.max() ?? 0
+        let refill = limits.map(\.refillSeconds).max() ?? 0
         self.configuration = configuration
         self.store = InMemoryRateLimitStore(idleSeconds: max(configuration.idleSeconds, refill))
         self.clock = clock
@@ -116,15 +102,12 @@ public struct RateLimitStage: Stage {
         }
         if let denied = store.take(buckets, at: clock()) {
             rejected[Scope(rawValue: denied.key.scope) ?? .global]?.increment()
-            let seconds = max(1, Int(denied.retryAfter.rounded(.up)))
-            context.logger.debug("rate limited", metadata: ["rate_limit.scope": "\(denied.key.scope)", "rate_limit.retry_after": "\(seconds)"])
-            var headers = HTTPFields()
-            headers[.retryAfter] = String(seconds)
-            throw SCIMError(
-                status: .tooManyRequests,
-                detail: "too many requests for this \(denied.key.scope); retry after \(seconds) second\(seconds == 1 ? "" : "s")",
-                headers: headers
+            let error = SCIMError.tooManyRequests(scope: denied.key.scope, retryAfter: denied.retryAfter)
+            context.logger.debug(
+                "rate limited",
+                metadata: ["rate_limit.scope": "\(denied.key.scope)", "rate_limit.retry_after": "\(error.headers[.retryAfter] ?? "")"]
             )
+            throw error
         }
         return try await next(request, context)
     }

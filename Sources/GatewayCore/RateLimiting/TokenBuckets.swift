@@ -1,13 +1,36 @@
+public import HTTPTypes
+public import SCIMCore
 import Synchronization
+
+/// A token bucket's rate: `requestsPerSecond` sustained, `burst` at once. Shared by the rate-limit stage and the
+/// buckets the authentication stage puts before the token lookup.
+public struct RateLimit: Codable, Sendable, Hashable {
+    public var requestsPerSecond: Double
+    public var burst: Int
+
+    public init(requestsPerSecond: Double, burst: Int) {
+        self.requestsPerSecond = requestsPerSecond
+        self.burst = burst
+    }
+
+    /// Refuses a rate that could never let a request through.
+    public func check(_ path: String) throws(ConfigurationError) {
+        guard requestsPerSecond > 0 else { throw .invalidValue("\(path).requestsPerSecond", "must be above 0") }
+        guard burst >= 1 else { throw .invalidValue("\(path).burst", "must be at least 1") }
+    }
+
+    /// Seconds an empty bucket takes to fill.
+    public var refillSeconds: Double { Double(burst) / requestsPerSecond }
+}
 
 /// One bucket a request draws from.
 public struct RateLimitKey: Sendable, Hashable {
-    /// `global`, `organization` or `token`.
+    /// What the bucket limits: `global`, `organization`, `token`, `address`; a bounded metric dimension.
     public var scope: String
     public var id: String
-    public var limit: RateLimitStage.Limit
+    public var limit: RateLimit
 
-    public init(scope: String, id: String, limit: RateLimitStage.Limit) {
+    public init(scope: String, id: String, limit: RateLimit) {
         self.scope = scope
         self.id = id
         self.limit = limit
@@ -84,5 +107,31 @@ public final class InMemoryRateLimitStore: RateLimitStore {
             }
             return nil
         }
+    }
+}
+
+extension SCIMError {
+    /// 429 with `Retry-After` in whole seconds, rounded up, at least 1.
+    public static func tooManyRequests(scope: String, retryAfter: Double) -> SCIMError {
+        let seconds = max(1, Int(retryAfter.rounded(.up)))
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(seconds)
+        return SCIMError(
+            status: .tooManyRequests,
+            detail: "too many requests for this \(scope); retry after \(seconds) second\(seconds == 1 ? "" : "s")",
+            headers: headers
+        )
+    }
+}
+
+/// Seconds since the clock was made, monotonic: the time base of token buckets.
+public struct MonotonicSeconds: Sendable {
+    let start = ContinuousClock.now
+
+    public init() {}
+
+    public func callAsFunction() -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
