@@ -10,6 +10,7 @@ let swiftSettings: [SwiftSetting] = [
 let log = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let propertyBased = Target.Dependency.product(name: "PropertyBased", package: "swift-property-based")
 
 /// One plugin (a stage or a backend) is a library target under `Plugins/<Name>/Sources` and a test target under
 /// `Plugins/<Name>/Tests`. Adding a plugin takes one line in `targets` below and one `register` in the executable.
@@ -23,7 +24,7 @@ func gatewayPlugin(_ name: String, dependencies: [Target.Dependency] = []) -> [T
         ),
         .testTarget(
             name: "\(name)Tests",
-            dependencies: [.byName(name: name), "GatewayTesting", .product(name: "Yams", package: "Yams")],
+            dependencies: [.byName(name: name), "GatewayTesting", .product(name: "Yams", package: "Yams"), propertyBased],
             path: "Plugins/\(name)/Tests",
             swiftSettings: swiftSettings
         ),
@@ -50,6 +51,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
     ],
     targets: [
         .target(
@@ -119,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "GatewayTesting"],
+            dependencies: ["GatewayCore", "GatewayTesting", propertyBased],
             swiftSettings: swiftSettings
         ),
         .testTarget(

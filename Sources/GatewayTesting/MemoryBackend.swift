@@ -305,7 +305,7 @@ final class MemoryTransaction: DirectoryTransaction {
             let caseExact = evaluator.isCaseExact(sortBy)
             func key(_ body: JSONValue) -> String {
                 let text = evaluator.values(at: sortBy, in: body).first?.stringValue ?? ""
-                return caseExact ? text : text.lowercased()
+                return caseExact ? text : CaseFolding.fold(text)
             }
             matched = matched.enumerated().sorted { lhs, rhs in
                 let (a, b) = (key(lhs.element.1), key(rhs.element.1))

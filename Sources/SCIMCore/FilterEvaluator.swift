@@ -135,8 +135,8 @@ public struct FilterEvaluator: Sendable {
                 }
                 return op == .ne
             }
-            let lhs = caseExact ? value : value.lowercased()
-            let rhs = caseExact ? text : text.lowercased()
+            let lhs = caseExact ? value : CaseFolding.fold(value)
+            let rhs = caseExact ? text : CaseFolding.fold(text)
             switch op {
             case .eq: return lhs == rhs
             case .ne: return lhs != rhs

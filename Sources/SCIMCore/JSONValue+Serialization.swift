@@ -295,6 +295,8 @@ struct JSONParser {
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let value = Int(text) { return .integer(value) }
         guard let value = Double(text) else { throw error("bad number") }
+        // 1e999 would be infinity, which JSON cannot write back: refuse it rather than store something else.
+        guard value.isFinite else { throw error("number out of range") }
         return .number(value)
     }
 }

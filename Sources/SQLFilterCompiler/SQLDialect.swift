@@ -40,10 +40,13 @@ public protocol SQLDialect: Sendable {
     func elementValue(_ alias: String, key: String?) -> String
     /// The number of elements of the JSON array at `path`.
     func jsonArrayLength(_ column: String, _ path: [String]) -> String
-    /// `lhs op rhs` (`=`, `<>`, `<`, …) on text, ignoring case unless `caseExact`.
-    func compareText(_ lhs: String, _ op: String, _ rhs: String, caseExact: Bool) -> String
-    /// `lhs` contains, starts with or ends with (`op`: `co`, `sw`, `ew`) `text`.
-    func match(_ lhs: String, _ op: Filter.ComparisonOperator, _ text: String, caseExact: Bool, binds: inout SQLBinds) -> String
+    /// Text `expr` folded as ``CaseFolding/fold(_:)`` folds it (the store registers the function): the compiler
+    /// folds both sides of a case-insensitive comparison, the bound value in Swift and the column with this.
+    func fold(_ expr: String) -> String
+    /// `lhs op rhs` (`=`, `<>`, `<`, …) on text, exactly.
+    func compareText(_ lhs: String, _ op: String, _ rhs: String) -> String
+    /// `lhs` contains, starts with or ends with (`op`: `co`, `sw`, `ew`) `text`, exactly.
+    func match(_ lhs: String, _ op: Filter.ComparisonOperator, _ text: String, binds: inout SQLBinds) -> String
     /// `expr` (a boolean column or JSON value) is `flag`; NULL when `expr` is NULL (``not(_:)`` makes that false).
     func boolean(_ expr: String, is flag: Bool) -> String
     /// `expr` read as a number.
@@ -51,6 +54,4 @@ public protocol SQLDialect: Sendable {
     /// The literal that is never true, and a null-safe negation of a condition.
     var never: String { get }
     func not(_ condition: String) -> String
-    /// A sort key on text.
-    func orderKey(_ expr: String, caseExact: Bool) -> String
 }

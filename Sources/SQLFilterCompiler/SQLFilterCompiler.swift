@@ -29,8 +29,10 @@ public struct SQLFilterCompiler: Sendable {
     /// The `ORDER BY` key of `sortBy` (without direction or tie-break).
     public func orderKey(_ sortBy: AttributePath) throws(SCIMError) -> String {
         switch try Self.target(sortBy, type: type, schemas: schemas) {
-        case .column(let column, let caseExact, _): return dialect.orderKey(column, caseExact: caseExact)
-        case .json(let path, let caseExact, _): return dialect.orderKey(dialect.jsonValue("attributes", path), caseExact: caseExact)
+        case .column(let column, let caseExact, _): return caseExact ? column : dialect.fold(column)
+        case .json(let path, let caseExact, _):
+            let value = dialect.jsonValue("attributes", path)
+            return caseExact ? value : dialect.fold(value)
         default: throw SCIMError.invalidValue("sortBy \(sortBy) is not a sortable attribute")
         }
     }
@@ -318,13 +320,15 @@ public struct SQLFilterCompiler: Sendable {
         case (.number, _):
             throw SCIMError.invalidFilter("a numeric attribute is compared with a number")
         case (.text, .string(let text)), (.dateTime, .string(let text)):
+            // Case-insensitive: both sides folded alike (the value here, the column by the store's function).
+            let (lhs, rhs) = caseExact ? (expr, text) : (dialect.fold(expr), CaseFolding.fold(text))
             switch op {
             case .co, .sw, .ew:
-                return dialect.match(expr, op, text, caseExact: caseExact, binds: &binds)
+                return dialect.match(lhs, op, rhs, binds: &binds)
             case .ne:
-                return "(\(expr) IS NULL OR \(dialect.compareText(expr, "<>", binds.add(.text(text)), caseExact: caseExact)))"
+                return "(\(expr) IS NULL OR \(dialect.compareText(lhs, "<>", binds.add(.text(rhs)))))"
             default:
-                return dialect.compareText(expr, Self.operators[op] ?? "=", binds.add(.text(text)), caseExact: caseExact)
+                return dialect.compareText(lhs, Self.operators[op] ?? "=", binds.add(.text(rhs)))
             }
         case (.text, .bool), (.text, .number), (.dateTime, .bool), (.dateTime, .number):
             throw SCIMError.invalidFilter("a string attribute is compared with a string in double quotes")
@@ -333,11 +337,6 @@ public struct SQLFilterCompiler: Sendable {
 
     static let operators: [Filter.ComparisonOperator: String] = [.eq: "=", .ne: "<>", .gt: ">", .ge: ">=", .lt: "<", .le: "<="]
 
-    /// `%`, `_` and `\` escaped for a `LIKE … ESCAPE '\'` pattern.
-    public static func likePattern(_ op: Filter.ComparisonOperator, _ text: String) -> String {
-        let escaped = text.replacing("\\", with: "\\\\").replacing("%", with: "\\%").replacing("_", with: "\\_")
-        return op == .co ? "%\(escaped)%" : op == .sw ? "\(escaped)%" : "%\(escaped)"
-    }
 }
 
 extension SQLFilterCompiler.Target {

@@ -1,8 +1,8 @@
 import SCIMCore
 import SQLFilterCompiler
 
-/// SQLite's side of the filter compiler: JSON1 functions, `COLLATE NOCASE`, `LIKE` (which ignores ASCII case) and
-/// `instr`/`substr` for exact matches, booleans as 0 and 1.
+/// SQLite's side of the filter compiler: JSON1 functions, `scim_fold` (``CaseFolding``, registered on every
+/// connection) for case-insensitive text, `instr`/`substr` for substrings, booleans as 0 and 1.
 struct SQLiteDialect: SQLDialect {
     func parameter(_ index: Int) -> String { "?" }
 
@@ -20,19 +20,17 @@ struct SQLiteDialect: SQLDialect {
 
     func jsonArrayLength(_ column: String, _ path: [String]) -> String { "json_array_length(\(column), \(jsonPath(path)))" }
 
-    func compareText(_ lhs: String, _ op: String, _ rhs: String, caseExact: Bool) -> String {
-        "(\(lhs) \(op) \(rhs)\(caseExact ? "" : " COLLATE NOCASE"))"
-    }
+    func fold(_ expr: String) -> String { "\(SQLiteStore.foldFunction)(\(expr))" }
 
-    func match(_ lhs: String, _ op: Filter.ComparisonOperator, _ text: String, caseExact: Bool, binds: inout SQLBinds) -> String {
-        guard caseExact else {
-            return "(\(lhs) LIKE \(binds.add(.text(SQLFilterCompiler.likePattern(op, text)))) ESCAPE '\\')"
-        }
-        // LIKE ignores ASCII case: exact matches compare substrings.
+    func compareText(_ lhs: String, _ op: String, _ rhs: String) -> String { "(\(lhs) \(op) \(rhs))" }
+
+    func match(_ lhs: String, _ op: Filter.ComparisonOperator, _ text: String, binds: inout SQLBinds) -> String {
+        // Substrings, not LIKE: LIKE ignores ASCII case, and the values compared here are exact (or folded both).
         switch op {
         case .co: return "(instr(\(lhs), \(binds.add(.text(text)))) > 0)"
         case .sw: return "(substr(\(lhs), 1, length(\(binds.add(.text(text))))) = \(binds.add(.text(text))))"
-        default: return "(substr(\(lhs), -length(\(binds.add(.text(text))))) = \(binds.add(.text(text))))"
+        // From the character after the last length(text) ones: '' for an empty text, so `ew ""` is true as `sw ""` is.
+        default: return "(substr(\(lhs), length(\(lhs)) - length(\(binds.add(.text(text)))) + 1) = \(binds.add(.text(text))))"
         }
     }
 
@@ -44,5 +42,4 @@ struct SQLiteDialect: SQLDialect {
 
     func not(_ condition: String) -> String { "(NOT COALESCE(\(condition), 0))" }
 
-    func orderKey(_ expr: String, caseExact: Bool) -> String { caseExact ? expr : "\(expr) COLLATE NOCASE" }
 }

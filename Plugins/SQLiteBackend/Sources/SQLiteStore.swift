@@ -53,6 +53,9 @@ final class SQLiteStore: Sendable {
         }
     }
 
+    /// The SQL name of ``CaseFolding/fold(_:)`` on every connection.
+    static let foldFunction = "scim_fold"
+
     private static func configure(
         _ connection: SQLiteConnection,
         synchronous: SQLiteBackend.Synchronous,
@@ -64,6 +67,11 @@ final class SQLiteStore: Sendable {
         if isWriter { _ = try await connection.query("PRAGMA journal_mode = WAL") }
         _ = try await connection.query("PRAGMA foreign_keys = ON")
         _ = try await connection.query("PRAGMA synchronous = \(synchronous.rawValue.uppercased())")
+        try await connection.install(
+            customFunction: SQLiteCustomFunction(foldFunction, argumentCount: 1, pure: true) { arguments in
+                arguments.first?.string.map(CaseFolding.fold)
+            }
+        )
     }
 
     /// Runs read-only queries on a reader connection.

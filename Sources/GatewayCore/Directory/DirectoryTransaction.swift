@@ -248,12 +248,5 @@ public struct TokenRecord: Sendable, Hashable {
 /// composition (NFC), then full case folding, computed in Swift so every store compares the same way:
 /// `Émile@example.com`, `émile@example.com` and `E\u{301}mile@example.com` share one key.
 public enum DirectoryKey {
-    public static func fold(_ text: String) -> String {
-        // ASCII (most userNames and emails) is already composed, and folding it is lowercasing: no Foundation call on
-        // the hot path of every `userName eq` lookup.
-        if text.utf8.allSatisfy({ $0 < 0x80 }) {
-            return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-        }
-        return text.precomposedStringWithCanonicalMapping.folding(options: [.caseInsensitive], locale: nil).precomposedStringWithCanonicalMapping
-    }
+    public static func fold(_ text: String) -> String { CaseFolding.fold(text) }
 }
