@@ -90,6 +90,12 @@ public protocol BackendAdapter: Sendable {
 
     /// Runs `body` in one read-only transaction.
     func read<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
+    /// Runs a read that may scan many rows (a search no index answers), in a lane of its own so that point reads
+    /// and token lookups never queue behind it. The default is ``read(_:)``.
+    func scan<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
+    /// Runs the token lookup of ``authenticate(token:context:)``, in a lane of its own so that no search delays
+    /// authentication. The default is ``read(_:)``.
+    func readCredentials<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
     /// Runs `body` in one write transaction: all of it commits, or none of it. Concurrent writes serialise.
     func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
 }
@@ -97,6 +103,14 @@ public protocol BackendAdapter: Sendable {
 extension BackendAdapter {
     public var services: [any Service] { [] }
     public func close() async {}
+
+    public func scan<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        try await read(body)
+    }
+
+    public func readCredentials<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        try await read(body)
+    }
 
     public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {
         try await FulcrumRules.authenticate(token: token, in: self)

@@ -182,6 +182,8 @@ public struct SCIMConfiguration: Codable, Sendable, Hashable {
     public var maxPageSize: Int = 1000
     /// Extension schemas of this deployment, published in `/Schemas` and stored with the resources. Default none.
     public var extensions: [ExtensionSchema] = []
+    /// Searches no index answers (`emails.value co "x"`) one organization may run at once; more get 429. Default 2.
+    public var maxConcurrentScans: Int = 2
 
     public init() {}
 
@@ -246,10 +248,12 @@ public struct SCIMConfiguration: Codable, Sendable, Hashable {
         defaultPageSize = try c.decodeIfPresent(Int.self, forKey: .defaultPageSize) ?? defaultPageSize
         maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? maxPageSize
         extensions = try c.decodeIfPresent([ExtensionSchema].self, forKey: .extensions) ?? extensions
+        maxConcurrentScans = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentScans) ?? maxConcurrentScans
     }
 
     func validate(path: String) throws(ConfigurationError) {
         guard maxPageSize >= 1 else { throw .invalidValue("\(path).maxPageSize", "must be at least 1") }
+        guard maxConcurrentScans >= 1 else { throw .invalidValue("\(path).maxConcurrentScans", "must be at least 1") }
         guard (1...maxPageSize).contains(defaultPageSize) else {
             throw .invalidValue("\(path).defaultPageSize", "must be between 1 and maxPageSize (\(maxPageSize))")
         }

@@ -9,7 +9,7 @@ public struct SCIMDispatcher: Sendable {
     public let discovery: Discovery
 
     public init(backend: any BackendAdapter, configuration: SCIMConfiguration, discovery: Discovery) {
-        self.service = ResourceService(backend: backend)
+        self.service = ResourceService(backend: backend, scans: ScanLimit(perOrganization: configuration.maxConcurrentScans))
         self.configuration = configuration
         self.discovery = discovery
     }

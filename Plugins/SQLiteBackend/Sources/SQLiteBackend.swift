@@ -105,6 +105,22 @@ public struct SQLiteBackend: BackendAdapter {
         }
     }
 
+    public func scan<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        do {
+            return try await store.read(lane: .scan) { try await body(SQLiteDirectory(connection: $0)) }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    public func readCredentials<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        do {
+            return try await store.read(lane: .credentials) { try await body(SQLiteDirectory(connection: $0)) }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
     public func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
         do {
             return try await store.write { try await body(SQLiteDirectory(connection: $0)) }

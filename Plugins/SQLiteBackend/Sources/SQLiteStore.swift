@@ -1,15 +1,31 @@
 import Foundation
 import GatewayCore
 import Logging
+import NIOPosix
 import SQLiteNIO
 import Synchronization
 
-/// The embedded store: one writer connection (write transactions serialised by an ``AsyncLock``) and a few reader
-/// connections, all on one WAL-mode SQLite file. Other processes (the admin commands) may use the file at the same
-/// time; SQLite's locking and a busy timeout keep them apart.
+/// The embedded store: one writer connection (write transactions serialised by an ``AsyncLock``), a few reader
+/// connections for point reads, one for scans and one for token lookups, all on one WAL-mode SQLite file and on a
+/// thread pool of the store's own with a thread per connection: a slow scan holds its own thread and connection,
+/// never a writer's, a point read's or authentication's. Other processes (the admin commands) may use the file at
+/// the same time; SQLite's locking and a busy timeout keep them apart.
 final class SQLiteStore: Sendable {
+    /// Which reader connection a read runs on.
+    enum Lane {
+        /// Point reads and indexed searches, round-robin over the readers.
+        case point
+        /// Searches no index answers.
+        case scan
+        /// Token lookups.
+        case credentials
+    }
+
     let writer: SQLiteConnection
     let readers: [SQLiteConnection]
+    let scanner: SQLiteConnection
+    let credentials: SQLiteConnection
+    let threadPool: NIOThreadPool
     private let nextReader = Atomic<Int>(0)
     private let writeLock = AsyncLock()
     /// Set when a ROLLBACK failed: the writer may still be inside the failed transaction.
@@ -17,10 +33,13 @@ final class SQLiteStore: Sendable {
     let path: String
     let logger: Logger
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    private init(path: String, threadPool: NIOThreadPool, connections: [SQLiteConnection], logger: Logger) {
         self.path = path
-        self.writer = writer
-        self.readers = readers
+        self.threadPool = threadPool
+        self.writer = connections[0]
+        self.scanner = connections[1]
+        self.credentials = connections[2]
+        self.readers = Array(connections.dropFirst(3))
         self.logger = logger
     }
 
@@ -34,21 +53,28 @@ final class SQLiteStore: Sendable {
     ) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        var readers: [SQLiteConnection] = []
+        let readerCount = max(1, readerCount)
+        // Writer, scanner, credentials, readers: one thread each.
+        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 3)
+        threadPool.start()
+        var connections: [SQLiteConnection] = []
         do {
-            try await configure(writer, synchronous: synchronous, busyTimeout: busyTimeout, isWriter: true)
-            try await Migrations.apply(to: writer, logger: logger)
-            for _ in 0..<max(1, readerCount) {
-                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-                readers.append(reader)
-                try await configure(reader, synchronous: synchronous, busyTimeout: busyTimeout, isWriter: false)
+            for index in 0..<(readerCount + 3) {
+                let connection = try await SQLiteConnection.open(
+                    storage: .file(path: path),
+                    threadPool: threadPool,
+                    logger: logger,
+                    on: MultiThreadedEventLoopGroup.singleton.any()
+                )
+                connections.append(connection)
+                try await configure(connection, synchronous: synchronous, busyTimeout: busyTimeout, isWriter: index == 0)
+                if index == 0 { try await Migrations.apply(to: connection, logger: logger) }
             }
-            return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
+            return SQLiteStore(path: path, threadPool: threadPool, connections: connections, logger: logger)
         } catch {
             // Nothing opened here outlives a failed open.
-            for reader in readers { try? await reader.close() }
-            try? await writer.close()
+            for connection in connections.reversed() { try? await connection.close() }
+            try? await threadPool.shutdownGracefully()
             throw error
         }
     }
@@ -75,9 +101,14 @@ final class SQLiteStore: Sendable {
     }
 
     /// Runs read-only queries on a reader connection.
-    func read<T: Sendable>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await body(readers[index % readers.count])
+    func read<T: Sendable>(lane: Lane = .point, _ body: (SQLiteConnection) async throws -> T) async throws -> T {
+        switch lane {
+        case .point:
+            let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+            return try await body(readers[index % readers.count])
+        case .scan: return try await body(scanner)
+        case .credentials: return try await body(credentials)
+        }
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer: all of it commits, or none of it.
@@ -118,8 +149,9 @@ final class SQLiteStore: Sendable {
         _ = try? await writeLock.withLock {
             _ = try? await writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
         }
-        for reader in readers { try? await reader.close() }
+        for reader in readers + [scanner, credentials] { try? await reader.close() }
         try? await writer.close()
+        try? await threadPool.shutdownGracefully()
     }
 }
 

@@ -3,6 +3,7 @@ import GatewayCore
 import GatewayTesting
 import Logging
 import SQLiteNIO
+import Synchronization
 import Testing
 
 @testable import SQLiteBackend
@@ -70,7 +71,36 @@ import Testing
         }
     }
 
+    /// A slow scan holds its own connection and thread: token lookups and point reads are answered while it runs.
+    @Test func aSlowScanHoldsNeitherTokenLookupsNorPointReads() async throws {
+        try await DirectoryFixture.run { fixture in
+            let backend = try #require(fixture.sqlite)
+            let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let finished = Flag()
+            async let scan: Void = backend.store.read(lane: .scan) { connection in
+                startedContinuation.yield()
+                _ = try await connection.query(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT count(*) FROM c"
+                )
+                finished.set()
+            }
+            for await _ in started { break }
+            _ = try await backend.authenticate(token: BearerToken(fixture.token), context: .test())
+            _ = try await fixture.service.search(SearchQuery(), in: .user, context: try await fixture.context())
+            let scanFinishedFirst = finished.isSet
+            #expect(!scanFinishedFirst)
+            try await scan
+        }
+    }
+
     @Test func aBusyTimeoutOutOfRangeIsRefused() async throws {
         await #expect(throws: ConfigurationError.self) { try await open(TemporaryDirectory.make(), busyTimeout: -1) }
     }
+}
+
+/// A flag set from one task and read from another.
+final class Flag: Sendable {
+    private let value = Atomic(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }

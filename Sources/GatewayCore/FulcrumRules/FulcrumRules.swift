@@ -102,7 +102,7 @@ public struct FulcrumRules: Sendable {
     /// Resolves a bearer token through the directory: it must be live and belong to an active Owner.
     public static func authenticate(token: BearerToken, in backend: some BackendAdapter) async throws -> Principal {
         let digest = Self.digest(token.secret)
-        let (principal, lastUsed) = try await backend.read { directory -> (Principal, String?) in
+        let (principal, lastUsed) = try await backend.readCredentials { directory -> (Principal, String?) in
             guard let credential = try await directory.credential(digest: digest) else {
                 throw SCIMError.unauthorized("the bearer token is not valid")
             }

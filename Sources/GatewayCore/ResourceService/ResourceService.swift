@@ -8,9 +8,12 @@ public import SCIMCore
 /// protocol itself.
 public struct ResourceService: Sendable {
     public let backend: any BackendAdapter
+    /// The searches no index answers that one organization may run at once.
+    public let scans: ScanLimit
 
-    public init(backend: any BackendAdapter) {
+    public init(backend: any BackendAdapter, scans: ScanLimit = ScanLimit(perOrganization: 2)) {
         self.backend = backend
+        self.scans = scans
     }
 
     // MARK: Operations
@@ -104,21 +107,35 @@ public struct ResourceService: Sendable {
             let types = query.acrossTypes ? ResourceType.all : [type]
             try FilterValidator(types: types.map { ($0.schema, context.schemas.schemas($0)) }).validate(filter)
         }
-        return try await backend.read { directory in
-            switch type {
-            case .user:
-                let (total, page) = try await directory.searchMembers(
-                    organizationID: principal.organizationID,
-                    query: query,
-                    schemas: context.schemas
-                )
-                let resources = try await ResourceRenderer.users(page, projection: query.projection, baseURL: context.baseURL, in: directory)
-                return SearchResult(totalResults: total, resources: resources)
-            default:
-                let (total, page) = try await directory.searchGroups(organizationID: principal.organizationID, query: query, schemas: context.schemas)
-                let resources = try await ResourceRenderer.groups(page, projection: query.projection, baseURL: context.baseURL, in: directory)
-                return SearchResult(totalResults: total, resources: resources)
-            }
+        // A search no index answers runs on the backend's scan lane, within the organization's bound.
+        if ScanLimit.isIndexed(query.filter, type: type) {
+            return try await backend.read { directory in try await Self.search(query, in: type, principal: principal, context: context, directory) }
+        }
+        return try await scans.run(organizationID: principal.organizationID) {
+            try await backend.scan { directory in try await Self.search(query, in: type, principal: principal, context: context, directory) }
+        }
+    }
+
+    static func search(
+        _ query: SearchQuery,
+        in type: ResourceType,
+        principal: Principal,
+        context: GatewayContext,
+        _ directory: any DirectoryTransaction
+    ) async throws -> SearchResult {
+        switch type {
+        case .user:
+            let (total, page) = try await directory.searchMembers(
+                organizationID: principal.organizationID,
+                query: query,
+                schemas: context.schemas
+            )
+            let resources = try await ResourceRenderer.users(page, projection: query.projection, baseURL: context.baseURL, in: directory)
+            return SearchResult(totalResults: total, resources: resources)
+        default:
+            let (total, page) = try await directory.searchGroups(organizationID: principal.organizationID, query: query, schemas: context.schemas)
+            let resources = try await ResourceRenderer.groups(page, projection: query.projection, baseURL: context.baseURL, in: directory)
+            return SearchResult(totalResults: total, resources: resources)
         }
     }
 
