@@ -3,12 +3,13 @@ import Foundation
 /// `scim-gateway-bench`: measurements held to the targets in BENCHMARKS.md. Build in release mode:
 ///
 ///     swift run -c release scim-gateway-bench filter-scale [--sizes 1000,1000000] [--queries 2000]
+///     swift run -c release scim-gateway-bench noisy-neighbour [--members 300000] [--lookups 500]
 @main
 struct Bench {
     static func main() async throws {
         var arguments = Array(CommandLine.arguments.dropFirst())
         guard let command = arguments.first else {
-            print("usage: scim-gateway-bench seed | sync | filter-scale …  (see Benchmarks/README.md)")
+            print("usage: scim-gateway-bench seed | sync | filter-scale | noisy-neighbour …  (see Benchmarks/README.md)")
             return
         }
         arguments.removeFirst()
@@ -42,6 +43,10 @@ struct Bench {
                     batch: Int(option("--batch") ?? "25") ?? 25
                 )
             )
+        case "noisy-neighbour":
+            let members = Int(option("--members") ?? "300000") ?? 300_000
+            let lookups = Int(option("--lookups") ?? "500") ?? 500
+            try await NoisyNeighbour.run(members: members, lookups: lookups)
         case "filter-scale":
             let sizes = (option("--sizes") ?? "1000,1000000").split(separator: ",").compactMap { Int($0) }
             let queries = Int(option("--queries") ?? "2000") ?? 2000
