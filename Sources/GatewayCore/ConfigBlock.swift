@@ -194,3 +194,20 @@ public struct ConfigBlock {
 
 @available(*, unavailable)
 extension ConfigBlock: Sendable {}
+
+/// A `use:` entry of `gateway.yaml`: a plugin name and its undecoded `config:`.
+public struct PluginReference {
+    public var name: PluginName
+    public var config: ConfigBlock
+    /// `pipeline[1].use`, for errors about the name.
+    public var usePath: String
+
+    public init(name: PluginName, config: ConfigBlock, usePath: String) {
+        self.name = name
+        self.config = config
+        self.usePath = usePath
+    }
+}
+
+@available(*, unavailable)
+extension PluginReference: Sendable {}

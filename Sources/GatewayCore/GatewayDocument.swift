@@ -318,7 +318,7 @@ public struct BootstrapConfiguration: Codable, Sendable, Hashable {
         if organization.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw .invalidValue("\(path).organization.name", "must not be empty")
         }
-        if !FulcrumRules.looksLikeEmail(owner.email.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if !EmailAddress.isPlausible(owner.email.trimmingCharacters(in: .whitespacesAndNewlines)) {
             throw .invalidValue("\(path).owner.email", "'\(owner.email)' is not an email address")
         }
     }

@@ -159,10 +159,7 @@ public struct FulcrumRules: Sendable {
     public static func newID() -> String { UUID().uuidString.lowercased() }
 
     /// `local@domain.tld`, without spaces.
-    public static func looksLikeEmail(_ text: String) -> Bool {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !text.contains(where: \.isWhitespace)
-    }
+    public static func looksLikeEmail(_ text: String) -> Bool { EmailAddress.isPlausible(text) }
 }
 
 /// ISO 8601 timestamps with milliseconds, in UTC: sortable as text.
