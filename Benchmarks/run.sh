@@ -138,8 +138,10 @@ if [ "$SYNC" = 1 ]; then
   for run in $(seq 1 "$RUNS"); do
     DIR="$WORK/sync$run"; make_config "$DIR"; GW_TOKEN=""
     start_gateway "$DIR"
-    line="$("$BENCH" sync --port "$GW_PORT" --token "$GW_TOKEN" --certificate "$DIR/data/tls/dev-certificate.pem" \
-      --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8 | tr '\n' ' ')"
+    output="$("$BENCH" sync --port "$GW_PORT" --token "$GW_TOKEN" --certificate "$DIR/data/tls/dev-certificate.pem" \
+      --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
+      || { echo "benchmarks: the initial sync failed:" >&2; echo "$output" >&2; exit 1; }
+    line="$(tr '\n' ' ' <<< "$output")"
     peak="$(rss_kib "$GW_PID" VmHWM)"
     stop_gateway
     SYNC_LINES+="| $run | $line | $((peak / 1024)) MiB |"$'\n'

@@ -34,6 +34,7 @@ enum InitialSync {
         let headers: HTTPFields = [.authorization: "Bearer \(options.token)", .contentType: "application/scim+json; charset=utf-8"]
         let counters = Counters()
         let run = "\(Int(Date().timeIntervalSince1970))"
+        let authority = "localhost:\(options.port)"  // HTTP/1.1 requires Host; the gateway refuses a request without it
 
         let configuration = TestClient.Configuration(tlsConfiguration: tls, serverName: "localhost")
         @Sendable func client() -> TestClient {
@@ -47,7 +48,9 @@ enum InitialSync {
             _ uri: String,
             _ body: String? = nil
         ) async throws -> TestClient.Response {
-            let response = try await client.execute(.init(uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+            let response = try await client.execute(
+                .init(uri, method: method, authority: authority, headers: headers, body: body.map { ByteBuffer(string: $0) })
+            )
             counters.requests.wrappingAdd(1, ordering: .relaxed)
             if response.status.code >= 300 {
                 counters.failures.withLock { $0.append("\(method) \(uri): \(response.status.code)") }
