@@ -35,7 +35,8 @@ let package = Package(
     name: "scim-gateway",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "scim-gateway", targets: ["scim-gateway"])
+        .executable(name: "scim-gateway", targets: ["scim-gateway"]),
+        .executable(name: "fulcrum-emulator", targets: ["fulcrum-emulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: ["FullFoundation"]),
@@ -52,6 +53,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     ],
     targets: [
         .target(
@@ -112,6 +114,28 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Benchmarks/Sources/scim-gateway-bench",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FulcrumEmulator",
+            dependencies: [
+                log, .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fulcrum-emulator",
+            dependencies: [
+                "FulcrumEmulator", log, .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FulcrumEmulatorTests",
+            dependencies: ["FulcrumEmulator", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
