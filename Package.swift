@@ -14,7 +14,7 @@ let propertyBased = Target.Dependency.product(name: "PropertyBased", package: "s
 
 /// One plugin (a stage or a backend) is a library target under `Plugins/<Name>/Sources` and a test target under
 /// `Plugins/<Name>/Tests`. Adding a plugin takes one line in `targets` below and one `register` in the executable.
-func gatewayPlugin(_ name: String, dependencies: [Target.Dependency] = []) -> [Target] {
+func gatewayPlugin(_ name: String, dependencies: [Target.Dependency] = [], testDependencies: [Target.Dependency] = []) -> [Target] {
     [
         .target(
             name: name,
@@ -24,7 +24,7 @@ func gatewayPlugin(_ name: String, dependencies: [Target.Dependency] = []) -> [T
         ),
         .testTarget(
             name: "\(name)Tests",
-            dependencies: [.byName(name: name), "GatewayTesting", .product(name: "Yams", package: "Yams"), propertyBased],
+            dependencies: [.byName(name: name), "GatewayTesting", .product(name: "Yams", package: "Yams"), propertyBased] + testDependencies,
             path: "Plugins/\(name)/Tests",
             swiftSettings: swiftSettings
         ),
@@ -91,14 +91,17 @@ let package = Package(
         ),
         .target(
             name: "GatewayTesting",
-            dependencies: ["SCIMCore", "GatewayCore", "SQLiteBackend", log, metrics, .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "SCIMCore", "GatewayCore", "SQLiteBackend", "FulcrumBackend", "FulcrumEmulator", log, metrics, lifecycle,
+                .product(name: "Yams", package: "Yams"), .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "scim-gateway",
             dependencies: [
                 "SCIMCore", "GatewayCore", "GatewayHTTP", "AuthenticationStage", "ManagedNamespaceStage", "RateLimitStage", "SchemaValidationStage",
-                "AttributeMappingStage", "SQLiteBackend", log,
+                "AttributeMappingStage", "SQLiteBackend", "FulcrumBackend", log,
                 metrics,
                 lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -182,5 +185,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 lifecycle,
             ]
+        )
+        + gatewayPlugin(
+            "FulcrumBackend",
+            dependencies: [
+                "SQLiteBackend", lifecycle,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            testDependencies: ["FulcrumEmulator", .product(name: "Hummingbird", package: "hummingbird")]
         )
 )

@@ -11,11 +11,24 @@ public struct EmulatorSeed: Decodable, Sendable {
         public var role: String?
         /// An API token for this person in this organization.
         public var token: String?
+
+        public init(email: String, firstName: String? = nil, lastName: String? = nil, role: String? = nil, token: String? = nil) {
+            self.email = email
+            self.firstName = firstName
+            self.lastName = lastName
+            self.role = role
+            self.token = token
+        }
     }
 
     public struct GroupSeed: Decodable, Sendable {
         public var name: String
         public var members: [String]?
+
+        public init(name: String, members: [String]? = nil) {
+            self.name = name
+            self.members = members
+        }
     }
 
     public struct OrganizationSeed: Decodable, Sendable {
@@ -24,6 +37,14 @@ public struct EmulatorSeed: Decodable, Sendable {
         public var owner: Person
         public var members: [Person]?
         public var groups: [GroupSeed]?
+
+        public init(name: String, developerPack: Bool? = nil, owner: Person, members: [Person]? = nil, groups: [GroupSeed]? = nil) {
+            self.name = name
+            self.developerPack = developerPack
+            self.owner = owner
+            self.members = members
+            self.groups = groups
+        }
     }
 
     public var organizations: [OrganizationSeed]

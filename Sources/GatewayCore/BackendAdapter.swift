@@ -98,6 +98,9 @@ public protocol BackendAdapter: Sendable {
     func readCredentials<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
     /// Runs `body` in one write transaction: all of it commits, or none of it. Concurrent writes serialise.
     func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
+    /// A SCIM write acting for `principal`: a backend that fronts another system makes its calls with the
+    /// principal's credentials. The default is ``write(_:)``.
+    func write<T: Sendable>(for principal: Principal, _ body: (any DirectoryTransaction) async throws -> T) async throws -> T
 }
 
 extension BackendAdapter {
@@ -110,6 +113,10 @@ extension BackendAdapter {
 
     public func readCredentials<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
         try await read(body)
+    }
+
+    public func write<T: Sendable>(for principal: Principal, _ body: (any DirectoryTransaction) async throws -> T) async throws -> T {
+        try await write(body)
     }
 
     public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {

@@ -1,3 +1,5 @@
+import FulcrumBackend
+import FulcrumEmulator
 public import Foundation
 public import GatewayCore
 public import SQLiteBackend
@@ -8,6 +10,8 @@ public enum DirectoryKind: String, Sendable, CaseIterable, CustomStringConvertib
     case sqlite
     /// The in-memory directory of the tests (``MemoryBackend``).
     case memory
+    /// The `fulcrum` backend in front of a `fulcrum-emulator` running in the test process.
+    case fulcrum
 
     public var description: String { rawValue }
 }
@@ -20,11 +24,13 @@ public struct DirectoryFixture: Sendable {
     /// The embedded directory, when ``kind`` is `.sqlite`.
     public let sqlite: SQLiteBackend?
     /// What the admin commands do: Fulcrum itself.
-    public let admin: SimulatedFulcrum
+    public let admin: any DirectoryAdministration
     /// The SCIM protocol over ``backend``.
     public let service: ResourceService
     /// A temporary folder for the store and anything else the test writes.
     public let folder: URL
+    /// The emulator behind the backend, when ``kind`` is `.fulcrum`.
+    public let emulator: RunningEmulator?
     public let organization: Organization
     public let ownerEmail: String
     public let token: String
@@ -35,6 +41,7 @@ public struct DirectoryFixture: Sendable {
         features: PlanFeatures = .scimReady,
         folder: URL = TemporaryDirectory.make()
     ) async throws -> DirectoryFixture {
+        if kind == .fulcrum { return try await fulcrum(features: features, folder: folder) }
         let sqlite: SQLiteBackend? =
             kind == .sqlite
             ? try await SQLiteBackend(configuration: .init(path: "gateway.sqlite", synchronous: .normal), context: .test(directory: folder))
@@ -52,9 +59,52 @@ public struct DirectoryFixture: Sendable {
             admin: admin,
             service: ResourceService(backend: backend),
             folder: folder,
+            emulator: nil,
             organization: organization,
             ownerEmail: owner,
             token: token.secret
+        )
+    }
+
+    /// An emulator with the organization, its Owner and token, and the `fulcrum` backend in front of it. Tokens are
+    /// not cached, so a change made on Fulcrum's side shows at once, as the suites expect.
+    static func fulcrum(features: PlanFeatures, folder: URL) async throws -> DirectoryFixture {
+        let emulator = Emulator()
+        let running = try await RunningEmulator.start(emulator)
+        let owner = "owner@example.com"
+        let (organizationID, token) = try emulator.withModel { model in
+            let organization = model.addOrganization(name: "Example Field Ops", developerPack: features.developerPack)
+            let role = model.role(named: "Owner", in: organization.id)?.id
+            let membership = try model.addMembership(
+                organizationID: organization.id,
+                email: owner,
+                firstName: "Olive",
+                lastName: "Owner",
+                roleID: role,
+                managed: false
+            )
+            let token = FulcrumRules.newToken()
+            model.addToken(token, userID: membership.userID, organizationID: organization.id)
+            return (organization.id, token)
+        }
+        var configuration = FulcrumBackend.Configuration(baseURL: running.baseURL)
+        configuration.ledger = .init(path: "ledger.sqlite", synchronous: .normal)
+        configuration.tokenCacheSeconds = 0
+        configuration.memberListCacheSeconds = 0
+        configuration.maximumWaitSeconds = 2
+        configuration.entitlements = features.plan == .enterprise && features.sso ? .all : .organizations([])
+        let backend = try await FulcrumBackend(configuration: configuration, context: .test(directory: folder))
+        return DirectoryFixture(
+            kind: .fulcrum,
+            backend: backend,
+            sqlite: nil,
+            admin: EmulatedFulcrum(emulator: emulator, backend: backend),
+            service: ResourceService(backend: backend),
+            folder: folder,
+            emulator: running,
+            organization: Organization(id: organizationID, name: "Example Field Ops", features: features),
+            ownerEmail: owner,
+            token: token
         )
     }
 
@@ -68,12 +118,18 @@ public struct DirectoryFixture: Sendable {
         defer { try? FileManager.default.removeItem(at: fixture.folder) }
         do {
             let result = try await body(fixture)
-            await fixture.backend.close()
+            await fixture.close()
             return result
         } catch {
-            await fixture.backend.close()
+            await fixture.close()
             throw error
         }
+    }
+
+    /// Closes the backend and stops the emulator.
+    public func close() async {
+        await backend.close()
+        await emulator?.stop()
     }
 
     /// A request context acting for the fixture's Owner, as the authentication stage would set it.

@@ -21,6 +21,7 @@ public struct MemoryBackend: BackendAdapter {
         var groups: [String: GroupRecord] = [:]
         var memberships: [String: Set<String>] = [:]
         var tokens: [String: TokenRecord] = [:]
+        var links: [String: UpstreamLink] = [:]
         /// Insertion order, the tie-break of equal creation times.
         var sequence: [String: Int] = [:]
 
@@ -278,6 +279,18 @@ final class MemoryTransaction: DirectoryTransaction {
     func recordAdoption(memberID: String, organizationID: String, tokenID: String, userName: String, at time: String) async throws {
         // Nothing reads adoptions back in memory; the SQLite directory keeps them for the record.
     }
+
+    // MARK: Upstream links
+
+    func upstreamLink(id: String) async throws -> UpstreamLink? { with { $0.links[id] } }
+
+    func upstreamLinks(organizationID: String) async throws -> [UpstreamLink] {
+        with { $0.links.values.filter { $0.organizationID == organizationID }.sorted { $0.id < $1.id } }
+    }
+
+    func save(_ link: UpstreamLink) async throws { with { $0.links[link.id] = link } }
+
+    func deleteUpstreamLink(id: String) async throws { with { $0.links[id] = nil } }
 
     // MARK: Search
 

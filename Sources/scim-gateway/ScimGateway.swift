@@ -3,6 +3,7 @@ import AttributeMappingStage
 import AuthenticationStage
 import Foundation
 import GatewayCore
+import FulcrumBackend
 import GatewayHTTP
 import Logging
 import ManagedNamespaceStage
@@ -33,6 +34,7 @@ struct ScimGateway: AsyncParsableCommand {
         registry.register(SchemaValidationStage.self)
         registry.register(AttributeMappingStage.self)
         registry.register(SQLiteBackend.self)
+        registry.register(FulcrumBackend.self)
         return registry
     }
 }

@@ -13,7 +13,21 @@ enum Migrations {
         var finally: [String] = []
     }
 
-    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys, listingByRowID]
+    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys, listingByRowID, upstreamLinks]
+
+    /// 5: the `fulcrum` backend's ledger links each managed member and group to its Fulcrum membership or group.
+    static let upstreamLinks = Migration(statements: [
+        """
+        CREATE TABLE upstream_links (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('member', 'group')),
+            upstream_id TEXT,
+            user_id TEXT
+        )
+        """,
+        "CREATE INDEX upstream_links_organization ON upstream_links (organization_id, kind)",
+    ])
 
     /// 4: listings order by creation time, then insertion (the rowid every index ends with), so ties are stable on
     /// every store and a page needs no sort.

@@ -333,6 +333,40 @@ struct SQLiteDirectory: DirectoryTransaction {
         )
     }
 
+    // MARK: Upstream links
+
+    func upstreamLink(id: String) async throws -> UpstreamLink? {
+        try await query("SELECT * FROM upstream_links WHERE id = ?", [.text(id)]).first.map(Self.link(from:))
+    }
+
+    func upstreamLinks(organizationID: String) async throws -> [UpstreamLink] {
+        try await query("SELECT * FROM upstream_links WHERE organization_id = ? ORDER BY rowid", [.text(organizationID)]).map(Self.link(from:))
+    }
+
+    func save(_ link: UpstreamLink) async throws {
+        _ = try await query(
+            """
+            INSERT INTO upstream_links (id, organization_id, kind, upstream_id, user_id) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET upstream_id = excluded.upstream_id, user_id = excluded.user_id
+            """,
+            [.text(link.id), .text(link.organizationID), .text(link.kind.rawValue), .optional(link.upstreamID), .optional(link.userID)]
+        )
+    }
+
+    func deleteUpstreamLink(id: String) async throws {
+        _ = try await query("DELETE FROM upstream_links WHERE id = ?", [.text(id)])
+    }
+
+    static func link(from row: SQLiteRow) -> UpstreamLink {
+        UpstreamLink(
+            id: row.string("id") ?? "",
+            organizationID: row.string("organization_id") ?? "",
+            kind: UpstreamLink.Kind(rawValue: row.string("kind") ?? "") ?? .member,
+            upstreamID: row.string("upstream_id"),
+            userID: row.string("user_id")
+        )
+    }
+
     // MARK: Search
 
     func searchMembers(organizationID: String, query: SearchQuery, schemas: SchemaCatalog) async throws -> (total: Int, page: [MemberRecord]) {

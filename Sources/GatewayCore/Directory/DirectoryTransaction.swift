@@ -64,6 +64,14 @@ public protocol DirectoryTransaction: Sendable {
     /// Records that SCIM took over a member made in Fulcrum.
     func recordAdoption(memberID: String, organizationID: String, tokenID: String, userName: String, at time: String) async throws
 
+    // MARK: Upstream links
+    /// Which object of an upstream system (Fulcrum's API) a member or group record stands for; kept by a directory
+    /// that fronts one, empty elsewhere.
+    func upstreamLink(id: String) async throws -> UpstreamLink?
+    func upstreamLinks(organizationID: String) async throws -> [UpstreamLink]
+    func save(_ link: UpstreamLink) async throws
+    func deleteUpstreamLink(id: String) async throws
+
     // MARK: SCIM search
     /// One page of the organization's managed members (or groups) matching `query.filter`, sorted and paged, and the
     /// number of matches. A filter on an attribute the type does not have matches nothing.
@@ -98,6 +106,30 @@ public struct Credential: Sendable, Hashable {
         self.role = role
         self.memberActive = memberActive
         self.organization = organization
+    }
+}
+
+/// A record's counterpart upstream: for a member, the Fulcrum membership id (`nil` while deactivated: it is not a
+/// member then) and the global user id; for a group, the Fulcrum group id.
+public struct UpstreamLink: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case member
+        case group
+    }
+
+    /// The record's id (the SCIM id).
+    public var id: String
+    public var organizationID: String
+    public var kind: Kind
+    public var upstreamID: String?
+    public var userID: String?
+
+    public init(id: String, organizationID: String, kind: Kind, upstreamID: String?, userID: String? = nil) {
+        self.id = id
+        self.organizationID = organizationID
+        self.kind = kind
+        self.upstreamID = upstreamID
+        self.userID = userID
     }
 }
 

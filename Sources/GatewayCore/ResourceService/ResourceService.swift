@@ -23,12 +23,12 @@ public struct ResourceService: Sendable {
         switch type {
         case .user:
             let draft = try Self.userDraft(body, context: context, organizationID: principal.organizationID)
-            return try await backend.write { directory in
+            return try await backend.write(for: principal) { directory in
                 try await createUser(draft, principal: principal, context: context, in: directory)
             }
         default:
             let draft = try ResourceCodec.groupDraft(from: body, keepUnsupported: context.policy.storeUnsupportedAttributes, schemas: context.schemas)
-            return try await backend.write { directory in
+            return try await backend.write(for: principal) { directory in
                 try await createGroup(draft, principal: principal, context: context, in: directory)
             }
         }
@@ -75,7 +75,7 @@ public struct ResourceService: Sendable {
     public func delete(id: String, in type: ResourceType, ifMatch: String?, context: GatewayContext) async throws {
         let principal = try context.requirePrincipal()
         if type == .user { try FulcrumRules.protectTokenOwner(id, principal: principal) }
-        try await backend.write { directory in
+        try await backend.write(for: principal) { directory in
             let now = Timestamp.now
             switch type {
             case .user:
@@ -187,7 +187,7 @@ public struct ResourceService: Sendable {
         let principal = try context.requirePrincipal()
         let organizationID = principal.organizationID
         if type == .user { try FulcrumRules.protectTokenOwner(id, principal: principal) }
-        return try await backend.write { directory in
+        return try await backend.write(for: principal) { directory in
             func changed(_ current: SCIMResource) throws -> JSONValue? {
                 try Self.checkPrecondition(ifMatch, version: current.version)
                 let changed = try change(current)
