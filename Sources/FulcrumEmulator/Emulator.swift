@@ -99,6 +99,10 @@ public final class Emulator: Sendable {
             var handler = APIHandler(state: state, call: call)
             let response = handler.handle()
             state = handler.state
+            if state.behaviour.loseAnswerNext > 0 {
+                state.behaviour.loseAnswerNext -= 1
+                return Self.json(500, ["error": "Internal Server Error", "status": 500])
+            }
             return response
         }
     }

@@ -33,6 +33,8 @@ public struct EmulatorBehaviour: Codable, Sendable, Hashable {
     public var latencyMilliseconds: Int = 0
     /// The next N API calls never answer (until the client gives up).
     public var hangNext: Int = 0
+    /// The next N API calls are carried out, then answered 500: the answer is lost, the change is not.
+    public var loseAnswerNext: Int = 0
 
     public init() {}
 
@@ -53,6 +55,7 @@ public struct EmulatorBehaviour: Codable, Sendable, Hashable {
         throttleNext = try c.decodeIfPresent(Int.self, forKey: .throttleNext) ?? defaults.throttleNext
         latencyMilliseconds = try c.decodeIfPresent(Int.self, forKey: .latencyMilliseconds) ?? defaults.latencyMilliseconds
         hangNext = try c.decodeIfPresent(Int.self, forKey: .hangNext) ?? defaults.hangNext
+        loseAnswerNext = try c.decodeIfPresent(Int.self, forKey: .loseAnswerNext) ?? defaults.loseAnswerNext
         try validate()
     }
 
@@ -63,8 +66,8 @@ public struct EmulatorBehaviour: Codable, Sendable, Hashable {
         guard [401, 402, 403].contains(noDeveloperPackStatus) else { throw .init("noDeveloperPackStatus: must be 401, 402 or 403") }
         guard [0, 1].contains(emptyListTotalPages) else { throw .init("emptyListTotalPages: must be 0 or 1") }
         guard (0...1).contains(errorRate) else { throw .init("errorRate: must be between 0 and 1") }
-        guard failNext >= 0, throttleNext >= 0, hangNext >= 0, latencyMilliseconds >= 0 else {
-            throw .init("failNext, throttleNext, hangNext and latencyMilliseconds must not be negative")
+        guard failNext >= 0, throttleNext >= 0, hangNext >= 0, loseAnswerNext >= 0, latencyMilliseconds >= 0 else {
+            throw .init("failNext, throttleNext, hangNext, loseAnswerNext and latencyMilliseconds must not be negative")
         }
     }
 }

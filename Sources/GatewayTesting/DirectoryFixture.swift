@@ -1,6 +1,6 @@
+public import Foundation
 import FulcrumBackend
 import FulcrumEmulator
-public import Foundation
 public import GatewayCore
 public import SQLiteBackend
 

@@ -214,7 +214,14 @@ public struct EmulatedFulcrum: DirectoryAdministration {
             guard model.isOwner(membership) else { throw DirectoryError(.notAllowed, "only an Owner can create an API token") }
             let secret = FulcrumRules.newToken()
             model.addToken(secret, userID: membership.userID, organizationID: organizationID)
-            let info = TokenInfo(id: String(secret.suffix(8)), description: description, memberEmail: memberEmail, createdAt: Timestamp.now, lastUsedAt: nil, revoked: false)
+            let info = TokenInfo(
+                id: String(secret.suffix(8)),
+                description: description,
+                memberEmail: memberEmail,
+                createdAt: Timestamp.now,
+                lastUsedAt: nil,
+                revoked: false
+            )
             return IssuedToken(info: info, secret: secret)
         }
     }
@@ -236,7 +243,8 @@ public struct EmulatedFulcrum: DirectoryAdministration {
 
     public func revokeToken(organizationID: String, tokenID: String) async throws {
         try emulator.withModel { model in
-            guard let secret = model.tokens.values.first(where: { $0.organizationID == organizationID && $0.secret.hasSuffix(tokenID) })?.secret else {
+            guard let secret = model.tokens.values.first(where: { $0.organizationID == organizationID && $0.secret.hasSuffix(tokenID) })?.secret
+            else {
                 throw DirectoryError(.notFound, "no token with id \(tokenID) in this organization")
             }
             model.tokens[secret]?.revoked = true
@@ -256,7 +264,12 @@ public struct EmulatedFulcrum: DirectoryAdministration {
         let linked = try await linked(organizationID)
         return emulator.withModel { model in
             model.groups(of: organizationID).map {
-                DirectoryGroup(id: linked[$0.id] ?? $0.id, name: $0.name, managed: $0.managed || linked[$0.id] != nil, memberCount: $0.memberIDs.count)
+                DirectoryGroup(
+                    id: linked[$0.id] ?? $0.id,
+                    name: $0.name,
+                    managed: $0.managed || linked[$0.id] != nil,
+                    memberCount: $0.memberIDs.count
+                )
             }
         }
     }

@@ -2,8 +2,8 @@ import ArgumentParser
 import AttributeMappingStage
 import AuthenticationStage
 import Foundation
-import GatewayCore
 import FulcrumBackend
+import GatewayCore
 import GatewayHTTP
 import Logging
 import ManagedNamespaceStage

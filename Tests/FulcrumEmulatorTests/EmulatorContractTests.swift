@@ -31,7 +31,12 @@ import Testing
         let organizationID = try #require(try seed.apply(to: &model).first?.id)
         let owner = try #require(model.membership(email: "owner@acme.test", organizationID: organizationID))
         let ursula = try #require(model.membership(email: "ursula@acme.test", organizationID: organizationID))
-        return Seeded(emulator: Emulator(model: model, behaviour: behaviour), organizationID: organizationID, ownerMembershipID: owner.id, ursulaMembershipID: ursula.id)
+        return Seeded(
+            emulator: Emulator(model: model, behaviour: behaviour),
+            organizationID: organizationID,
+            ownerMembershipID: owner.id,
+            ursulaMembershipID: ursula.id
+        )
     }
 
     typealias Call = (status: HTTPResponse.Status, json: [String: Any], headers: HTTPFields)
@@ -194,7 +199,8 @@ import Testing
     @Test func deleteRemovesFromGroupsAndRecreateGivesANewMembershipOfTheSameUser() async throws {
         let seeded = try Self.seeded()
         try await withEmulator(seeded) { client in
-            let before = try await Self.call(client, .get, "/api/v2/memberships/\(seeded.ursulaMembershipID).json").json["membership"] as? [String: Any]
+            let before =
+                try await Self.call(client, .get, "/api/v2/memberships/\(seeded.ursulaMembershipID).json").json["membership"] as? [String: Any]
             let deleted = try await Self.call(
                 client,
                 .delete,
@@ -244,7 +250,8 @@ import Testing
         let seeded = try Self.seeded(behaviour)
         try await withEmulator(seeded) { client in
             let groupID = try #require(seeded.emulator.withModel { $0.groups(of: seeded.organizationID).first?.id })
-            let body = #"{"\#(wrapper)":{"type":"group_members","group_id":"\#(groupID)","add":["\#(seeded.ownerMembershipID)"],"remove":["\#(seeded.ursulaMembershipID)"]}}"#
+            let body =
+                #"{"\#(wrapper)":{"type":"group_members","group_id":"\#(groupID)","add":["\#(seeded.ownerMembershipID)"],"remove":["\#(seeded.ursulaMembershipID)"]}}"#
             let answer = try await Self.call(client, .post, "/api/v2/groups/change_permissions.json", body)
             #expect(answer.status.code == status)
             let members = try await Self.call(client, .get, "/api/v2/groups/\(groupID)/members.json").json["members"] as? [[String: Any]]
@@ -256,7 +263,8 @@ import Testing
         let seeded = try Self.seeded()
         try await withEmulator(seeded) { client in
             let groupID = try #require(seeded.emulator.withModel { $0.groups(of: seeded.organizationID).first?.id })
-            let body = #"{"change":{"type":"group_members","group_id":"\#(groupID)","add":["\#(seeded.ownerMembershipID)","nope"],"remove":["\#(seeded.ursulaMembershipID)"]}}"#
+            let body =
+                #"{"change":{"type":"group_members","group_id":"\#(groupID)","add":["\#(seeded.ownerMembershipID)","nope"],"remove":["\#(seeded.ursulaMembershipID)"]}}"#
             #expect(try await Self.call(client, .post, "/api/v2/groups/change_permissions.json", body).status.code == 422)
             #expect(seeded.emulator.withModel { $0.groups[groupID]?.memberIDs } == [seeded.ursulaMembershipID])
         }
@@ -287,7 +295,9 @@ import Testing
             #expect(try await Self.call(client, .get, "/api/v2/roles.json").status == .internalServerError)
             #expect(try await Self.call(client, .get, "/api/v2/roles.json").status == .internalServerError)
             #expect(try await Self.call(client, .get, "/api/v2/roles.json").status == .ok)
-            let refused = try await client.execute(uri: "/_emulator/behaviour", method: .put, body: ByteBuffer(string: #"{"callsPerHour":0}"#)) { $0.status }
+            let refused = try await client.execute(uri: "/_emulator/behaviour", method: .put, body: ByteBuffer(string: #"{"callsPerHour":0}"#)) {
+                $0.status
+            }
             #expect(refused == .badRequest)
         }
     }

@@ -252,6 +252,22 @@ import Testing
             let token = try await fixture.admin.createToken(organizationID: org, memberEmail: "second@example.com", description: nil)
             let context = try await fixture.context(policy: ProvisioningPolicy(rules: FulcrumRules(onUnmanagedConflict: .adopt)))
             let adopted = try await fixture.service.create(["userName": "second@example.com"], in: .user, context: context)
+            if kind == .fulcrum {
+                // Fulcrum's API never removes an Owner: deactivation is refused, with Fulcrum's reason, and nothing changes.
+                let error = await #expect(throws: SCIMError.self) {
+                    try await fixture.service.patch(
+                        id: adopted.id,
+                        operations: [Self.patch(.replace, "active", false)],
+                        in: .user,
+                        ifMatch: nil,
+                        context: context
+                    )
+                }
+                #expect(error?.status == .badRequest)
+                #expect(error?.detail.contains("Owner") == true)
+                #expect(try await member(fixture, adopted.id)?.role == .owner)
+                return
+            }
             for active in [false, true] {
                 _ = try await fixture.service.patch(
                     id: adopted.id,
@@ -285,6 +301,11 @@ import Testing
                     lastName: nil,
                     role: role
                 )
+            }
+            if kind == .fulcrum {
+                // The token is Fulcrum's: the gateway cannot revoke it, and Fulcrum honours it again for an Owner.
+                #expect(try await fixture.backend.authenticate(token: BearerToken(token.secret), context: .test()).role == .owner)
+                return
             }
             await #expect(throws: SCIMError.self) { try await fixture.backend.authenticate(token: BearerToken(token.secret), context: .test()) }
         }

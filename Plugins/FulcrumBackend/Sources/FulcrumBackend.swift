@@ -1,11 +1,11 @@
 import AsyncHTTPClient
 import Foundation
 public import GatewayCore
-import SCIMCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import SCIMCore
 public import SQLiteBackend
 public import ServiceLifecycle
 import Synchronization

@@ -79,7 +79,8 @@ struct FulcrumClient: Sendable {
             attempt += 1
             switch outcome {
             case .answered(let status, _, let bytes) where (200..<300).contains(status):
-                let json = bytes.readableBytes == 0 ? nil : try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: any Sendable]
+                let json =
+                    bytes.readableBytes == 0 ? nil : try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: any Sendable]
                 return Response(status: status, json: json)
             case .answered(429, let retryAfter, _):
                 let wait = retryAfter.flatMap(Int.init).map { Duration.seconds($0) } ?? backoff(attempt)
@@ -99,7 +100,10 @@ struct FulcrumClient: Sendable {
             case .answered(422, _, let bytes):
                 throw UpstreamRefusal.invalid(Self.message(of: bytes))
             case .answered(let status, _, let bytes) where status < 500:
-                throw SCIMError(status: .badGateway, detail: "Fulcrum answered \(method) \(path) with HTTP \(status): \(SCIMError.excerpt(Self.message(of: bytes)))")
+                throw SCIMError(
+                    status: .badGateway,
+                    detail: "Fulcrum answered \(method) \(path) with HTTP \(status): \(SCIMError.excerpt(Self.message(of: bytes)))"
+                )
             case .answered(let status, _, _):
                 if !idempotent { throw UpstreamRefusal.uncertain("HTTP \(status)") }
                 guard attempt <= retries else {
@@ -109,7 +113,10 @@ struct FulcrumClient: Sendable {
             case .timedOut:
                 if !idempotent { throw UpstreamRefusal.uncertain("timed out") }
                 guard attempt <= retries else {
-                    throw SCIMError(status: .gatewayTimeout, detail: "Fulcrum did not answer \(method) \(path) within \(timeout.nanoseconds / 1_000_000_000) s")
+                    throw SCIMError(
+                        status: .gatewayTimeout,
+                        detail: "Fulcrum did not answer \(method) \(path) within \(timeout.nanoseconds / 1_000_000_000) s"
+                    )
                 }
             case .unreachable(let reason):
                 // Nothing was sent when the connection could not be made, so any method may retry.

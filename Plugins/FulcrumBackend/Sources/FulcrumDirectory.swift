@@ -126,7 +126,13 @@ final class FulcrumDirectory: DirectoryTransaction {
         defer { backend.invalidateMemberList(organizationID) }
         for attempt in 0...1 {
             do {
-                let response = try await client.send(.POST, "/memberships.json", body: ["membership": body], token: session.secret, budgetKey: session.digest)
+                let response = try await client.send(
+                    .POST,
+                    "/memberships.json",
+                    body: ["membership": body],
+                    token: session.secret,
+                    budgetKey: session.digest
+                )
                 if let json = response.json?["membership"] as? [String: any Sendable], let created = UpstreamMember(json) { return created }
                 // No body: find what was made.
                 if let found = try await findMembership(email: email) { return found }
@@ -159,7 +165,9 @@ final class FulcrumDirectory: DirectoryTransaction {
             try await adopt(member)
             return
         }
-        var link = try await ledger.upstreamLink(id: member.id) ?? UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: nil)
+        var link =
+            try await ledger.upstreamLink(id: member.id)
+            ?? UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: nil)
         let wasListed = link.upstreamID != nil
         let listed = member.managed && member.isListed
         switch (wasListed, listed) {
@@ -209,7 +217,9 @@ final class FulcrumDirectory: DirectoryTransaction {
         if member.email != current.email, let email = member.email { fields["email"] = email }
         if member.firstName != current.firstName { fields["first_name"] = member.firstName ?? "" }
         if member.lastName != current.lastName { fields["last_name"] = member.lastName ?? "" }
-        if member.role != current.role, current.role != .owner, member.role != .owner, let roleID = session.roles.id(for: member.role) {
+        // The ledger may not know a role an administrator set in Fulcrum: the role is sent when it or `roles` changed.
+        let rolesChanged = member.role != current.role || (member.attributes["roles"] ?? .null) != (current.attributes["roles"] ?? .null)
+        if rolesChanged, current.role != .owner, member.role != .owner, let roleID = session.roles.id(for: member.role) {
             fields["role_id"] = roleID
         }
         guard !fields.isEmpty else { return }
@@ -259,7 +269,13 @@ final class FulcrumDirectory: DirectoryTransaction {
     func createGroup(name: String) async throws -> String {
         for attempt in 0...1 {
             do {
-                let response = try await client.send(.POST, "/groups.json", body: ["group": ["name": name]], token: session.secret, budgetKey: session.digest)
+                let response = try await client.send(
+                    .POST,
+                    "/groups.json",
+                    body: ["group": ["name": name]],
+                    token: session.secret,
+                    budgetKey: session.digest
+                )
                 if let id = (response.json?["group"] as? [String: any Sendable])?["id"] as? String { return id }
                 if let found = try await findUnlinkedGroup(named: name) { return found }
                 throw SCIMError(status: .badGateway, detail: "Fulcrum accepted the group \(name) but it cannot be found")
@@ -334,7 +350,13 @@ final class FulcrumDirectory: DirectoryTransaction {
         guard !adding.isEmpty || !removing.isEmpty else { return }
         let change: [String: Any] = ["type": "group_members", "group_id": groupID, "add": adding, "remove": removing]
         do {
-            _ = try await client.send(.POST, "/groups/change_permissions.json", body: ["change": change], token: session.secret, budgetKey: session.digest)
+            _ = try await client.send(
+                .POST,
+                "/groups/change_permissions.json",
+                body: ["change": change],
+                token: session.secret,
+                budgetKey: session.digest
+            )
         } catch FulcrumClient.UpstreamRefusal.uncertain {
             // Setting membership is idempotent: sending the same change again is safe.
             _ = try await send(.POST, "/groups/change_permissions.json", body: ["change": change])

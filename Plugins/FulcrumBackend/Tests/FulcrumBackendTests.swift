@@ -57,37 +57,76 @@ import Testing
             let service = ResourceService(backend: backend)
             var alice = ""
             // Create: one POST (the member list for conflicts was read at authentication and is cached).
-            #expect(try await calls(emulator) { alice = try await service.create(Self.user("alice"), in: .user, context: context).id } == ["POST /memberships": 1])
+            #expect(
+                try await calls(emulator) { alice = try await service.create(Self.user("alice"), in: .user, context: context).id } == [
+                    "POST /memberships": 1
+                ]
+            )
             // Reads: none.
             #expect(try await calls(emulator) { _ = try await service.get(id: alice, in: .user, projection: .all, context: context) }.isEmpty)
             #expect(try await calls(emulator) { _ = try await service.search(SearchQuery(), in: .user, context: context) }.isEmpty)
             // A name change: one PUT.
             let rename = try Self.patch([["op": "replace", "path": "name.givenName", "value": "Alicia"]])
-            #expect(try await calls(emulator) { _ = try await service.patch(id: alice, operations: rename, in: .user, ifMatch: nil, context: context) } == ["PUT /memberships/{id}": 1])
+            #expect(
+                try await calls(emulator) { _ = try await service.patch(id: alice, operations: rename, in: .user, ifMatch: nil, context: context) }
+                    == ["PUT /memberships/{id}": 1]
+            )
             // A change Fulcrum does not hold (externalId): none.
             let external = try Self.patch([["op": "replace", "path": "externalId", "value": "x-1"]])
-            #expect(try await calls(emulator) { _ = try await service.patch(id: alice, operations: external, in: .user, ifMatch: nil, context: context) }.isEmpty)
+            #expect(
+                try await calls(emulator) { _ = try await service.patch(id: alice, operations: external, in: .user, ifMatch: nil, context: context) }
+                    .isEmpty
+            )
             // A group with a member: POST, then one change_permissions (which also drops a creator Fulcrum added).
             var group = ""
-            let groupBody: JSONValue = ["schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew", "members": [["value": .string(alice)]]]
-            #expect(try await calls(emulator) { group = try await service.create(groupBody, in: .group, context: context).id } == ["POST /groups": 1, "POST /groups/change_permissions": 1])
+            let groupBody: JSONValue = [
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew", "members": [["value": .string(alice)]],
+            ]
+            #expect(
+                try await calls(emulator) { group = try await service.create(groupBody, in: .group, context: context).id } == [
+                    "POST /groups": 1, "POST /groups/change_permissions": 1,
+                ]
+            )
             // Deactivate: one DELETE; the group keeps the SCIM member.
             let deactivate = try Self.patch([["op": "replace", "path": "active", "value": false]])
-            #expect(try await calls(emulator) { _ = try await service.patch(id: alice, operations: deactivate, in: .user, ifMatch: nil, context: context) } == ["DELETE /memberships/{id}": 1])
+            #expect(
+                try await calls(emulator) {
+                    _ = try await service.patch(id: alice, operations: deactivate, in: .user, ifMatch: nil, context: context)
+                } == ["DELETE /memberships/{id}": 1]
+            )
             #expect(emulator.withModel { $0.memberships(of: fixture.organization.id).count } == 1)
             // Reactivate: POST, then back into its group.
             let reactivate = try Self.patch([["op": "replace", "path": "active", "value": true]])
-            #expect(try await calls(emulator) { _ = try await service.patch(id: alice, operations: reactivate, in: .user, ifMatch: nil, context: context) } == ["POST /memberships": 1, "POST /groups/change_permissions": 1])
+            #expect(
+                try await calls(emulator) {
+                    _ = try await service.patch(id: alice, operations: reactivate, in: .user, ifMatch: nil, context: context)
+                } == ["POST /memberships": 1, "POST /groups/change_permissions": 1]
+            )
             let upstreamGroup = try #require(try await backend.read { try await $0.upstreamLink(id: group) }?.upstreamID)
             let newMembership = try #require(try await backend.read { try await $0.upstreamLink(id: alice) }?.upstreamID)
             #expect(emulator.withModel { $0.groups[upstreamGroup]?.memberIDs } == [newMembership])
             // Rename a group: one PUT. Remove a member: one change_permissions. Delete: one DELETE each.
             let groupRename = try Self.patch([["op": "replace", "path": "displayName", "value": "Crew 2"]])
-            #expect(try await calls(emulator) { _ = try await service.patch(id: group, operations: groupRename, in: .group, ifMatch: nil, context: context) } == ["PUT /groups/{id}": 1])
+            #expect(
+                try await calls(emulator) {
+                    _ = try await service.patch(id: group, operations: groupRename, in: .group, ifMatch: nil, context: context)
+                } == ["PUT /groups/{id}": 1]
+            )
             let removal = try Self.patch([["op": "remove", "path": .string("members[value eq \"\(alice)\"]")]])
-            #expect(try await calls(emulator) { _ = try await service.patch(id: group, operations: removal, in: .group, ifMatch: nil, context: context) } == ["POST /groups/change_permissions": 1])
-            #expect(try await calls(emulator) { try await service.delete(id: group, in: .group, ifMatch: nil, context: context) } == ["DELETE /groups/{id}": 1])
-            #expect(try await calls(emulator) { try await service.delete(id: alice, in: .user, ifMatch: nil, context: context) } == ["DELETE /memberships/{id}": 1])
+            #expect(
+                try await calls(emulator) { _ = try await service.patch(id: group, operations: removal, in: .group, ifMatch: nil, context: context) }
+                    == ["POST /groups/change_permissions": 1]
+            )
+            #expect(
+                try await calls(emulator) { try await service.delete(id: group, in: .group, ifMatch: nil, context: context) } == [
+                    "DELETE /groups/{id}": 1
+                ]
+            )
+            #expect(
+                try await calls(emulator) { try await service.delete(id: alice, in: .user, ifMatch: nil, context: context) } == [
+                    "DELETE /memberships/{id}": 1
+                ]
+            )
             #expect(emulator.withModel { $0.memberships(of: fixture.organization.id).map(\.id) }.contains(newMembership) == false)
         }
     }
@@ -100,7 +139,11 @@ import Testing
         try await withCachingBackend(behaviour) { fixture, backend, context in
             let emulator = try #require(fixture.emulator).emulator
             let service = ResourceService(backend: backend)
-            let group = try await service.create(["schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Empty"], in: .group, context: context)
+            let group = try await service.create(
+                ["schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Empty"],
+                in: .group,
+                context: context
+            )
             let upstream = try #require(try await backend.read { try await $0.upstreamLink(id: group.id) }?.upstreamID)
             #expect(emulator.withModel { $0.groups[upstream]?.memberIDs } == [])
         }
@@ -126,14 +169,29 @@ import Testing
         }
     }
 
-    @Test func fiveHundredsOnAPostAreCheckedBeforeRetryingSoNoDuplicateIsMade() async throws {
+    /// A 500 before Fulcrum acted (`failNext`) and one after it acted (`loseAnswerNext`): either way one member and
+    /// one group, because a POST is retried only after looking for what it may have made.
+    @Test(arguments: ["failNext", "loseAnswerNext"])
+    func fiveHundredsOnAPostAreCheckedBeforeRetryingSoNoDuplicateIsMade(fault: String) async throws {
         try await withCachingBackend { fixture, backend, context in
             let emulator = try #require(fixture.emulator).emulator
-            emulator.behaviour.failNext = 1
             let service = ResourceService(backend: backend)
+            func inject() {
+                if fault == "failNext" { emulator.behaviour.failNext = 1 } else { emulator.behaviour.loseAnswerNext = 1 }
+            }
+            inject()
             let created = try await service.create(Self.user("carol"), in: .user, context: context)
             #expect(created.body[attribute: "active"] == true)
-            #expect(emulator.withModel { $0.memberships(of: fixture.organization.id).filter { $0.userID == $0.userID }.count } == 2)
+            let carol = emulator.withModel { $0.memberships(of: fixture.organization.id).filter { $0.userID == $0.userID } }
+            #expect(carol.count == 2)
+            inject()
+            let group = try await service.create(
+                ["schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew"],
+                in: .group,
+                context: context
+            )
+            #expect(emulator.withModel { $0.groups(of: fixture.organization.id).filter { $0.name == "Crew" }.count } == 1)
+            #expect(try await backend.read { try await $0.upstreamLink(id: group.id) }?.upstreamID != nil)
         }
     }
 
@@ -157,13 +215,25 @@ import Testing
             let emulator = try #require(fixture.emulator).emulator
             emulator.withModel { model in
                 let other = model.addOrganization(name: "Other", developerPack: true)
-                _ = try? model.addMembership(organizationID: other.id, email: "erin@contoso.test", firstName: nil, lastName: nil, roleID: nil, managed: false)
+                _ = try? model.addMembership(
+                    organizationID: other.id,
+                    email: "erin@contoso.test",
+                    firstName: nil,
+                    lastName: nil,
+                    roleID: nil,
+                    managed: false
+                )
             }
             let rename = try Self.patch([["op": "replace", "path": "name.familyName", "value": "Else"]])
-            let error = await #expect(throws: SCIMError.self) { _ = try await service.patch(id: id, operations: rename, in: .user, ifMatch: nil, context: context) }
+            let error = await #expect(throws: SCIMError.self) {
+                _ = try await service.patch(id: id, operations: rename, in: .user, ifMatch: nil, context: context)
+            }
             #expect(error?.status == .badRequest)
             #expect(error?.detail.contains("multiple organizations") == true)
-            #expect(try await service.get(id: id, in: .user, projection: .all, context: context).body[attribute: "name"]?[attribute: "familyName"] == "Tester")
+            #expect(
+                try await service.get(id: id, in: .user, projection: .all, context: context).body[attribute: "name"]?[attribute: "familyName"]
+                    == "Tester"
+            )
         }
     }
 
@@ -178,7 +248,9 @@ import Testing
                 }
             }
             let rename = try Self.patch([["op": "replace", "path": "name.familyName", "value": "Gone"]])
-            let error = await #expect(throws: SCIMError.self) { _ = try await service.patch(id: id, operations: rename, in: .user, ifMatch: nil, context: context) }
+            let error = await #expect(throws: SCIMError.self) {
+                _ = try await service.patch(id: id, operations: rename, in: .user, ifMatch: nil, context: context)
+            }
             #expect(error?.status == .notFound)
             await #expect(throws: SCIMError.self) { _ = try await service.get(id: id, in: .user, projection: .all, context: context) }
         }
@@ -193,7 +265,9 @@ import Testing
                     model.memberships[owner.id] = nil
                 }
             }
-            let error = await #expect(throws: SCIMError.self) { _ = try await fixture.backend.authenticate(token: BearerToken(fixture.token), context: .test()) }
+            let error = await #expect(throws: SCIMError.self) {
+                _ = try await fixture.backend.authenticate(token: BearerToken(fixture.token), context: .test())
+            }
             #expect(error?.status == .unauthorized)
         }
     }
