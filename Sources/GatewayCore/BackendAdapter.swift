@@ -98,6 +98,10 @@ public protocol BackendAdapter: Sendable {
     func readCredentials<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
     /// Runs `body` in one write transaction: all of it commits, or none of it. Concurrent writes serialise.
     func write<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T
+    /// What the admin commands act on: Fulcrum's own side of a directory that simulates Fulcrum; `nil` for a
+    /// backend in front of the real Fulcrum, which is administered in Fulcrum itself. The default is
+    /// ``SimulatedFulcrum`` over this backend.
+    var administration: (any DirectoryAdministration)? { get }
     /// A SCIM write acting for `principal`: a backend that fronts another system makes its calls with the
     /// principal's credentials. The default is ``write(_:)``.
     func write<T: Sendable>(for principal: Principal, _ body: (any DirectoryTransaction) async throws -> T) async throws -> T
@@ -105,6 +109,7 @@ public protocol BackendAdapter: Sendable {
 
 extension BackendAdapter {
     public var services: [any Service] { [] }
+    public var administration: (any DirectoryAdministration)? { SimulatedFulcrum(backend: self) }
     public func close() async {}
 
     public func scan<T: Sendable>(_ body: (any DirectoryTransaction) async throws -> T) async throws -> T {

@@ -70,9 +70,10 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var description: String { "<redacted token>" }
     public var debugDescription: String { description }
 
-    /// A token as this gateway issues it: 20 to 512 URL-safe characters. Anything else is malformed.
+    /// A token as this gateway or Fulcrum issues it (the emulator's seeds use short ones): 8 to 512 URL-safe
+    /// characters. Anything else is malformed.
     public var isWellFormed: Bool {
-        (20...512).contains(secret.utf8.count)
+        (8...512).contains(secret.utf8.count)
             && secret.utf8.allSatisfy {
                 ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E
             }

@@ -10,9 +10,14 @@ func withDirectory(_ options: ConfigOption, _ body: (any DirectoryAdministration
     var logger = Logger(label: "scim-gateway")
     logger.logLevel = .warning
     let gateway = try await options.assemble(document, logger: logger)
-    let directory = SimulatedFulcrum(backend: gateway.backend)
     let outcome: Result<Void, any Error>
     do {
+        guard let directory = gateway.backend.administration else {
+            throw DirectoryError(
+                .notAllowed,
+                "backend \(document.backend.name) fronts Fulcrum's own API: manage organizations, members, tokens and groups in Fulcrum"
+            )
+        }
         try await body(directory)
         outcome = .success(())
     } catch {

@@ -138,7 +138,12 @@ struct Serve: AsyncParsableCommand {
                 lines.append("TLS certificate SHA-256 fingerprint: \(tls.fingerprint)")
             }
         }
-        let issued = try await Bootstrap.run(gateway, logger: logger)
+        let issued: IssuedToken?
+        do {
+            issued = try await Bootstrap.run(gateway, logger: logger)
+        } catch let error as ConfigurationError {
+            throw options.fail(error)
+        }
         let server = document.server
         let printed = lines
         return try buildApplication(
@@ -177,6 +182,9 @@ struct Validate: AsyncParsableCommand {
 enum Bootstrap {
     static func run(_ gateway: AssembledGateway, logger: Logger) async throws -> IssuedToken? {
         guard let seed = gateway.bootstrap else { return nil }
+        guard gateway.backend.administration != nil else {
+            throw ConfigurationError.invalidValue("bootstrap", "this backend fronts Fulcrum, whose tokens come from Fulcrum; remove the block")
+        }
         // One transaction: a start that fails halfway leaves an empty store, and the next start bootstraps again.
         guard let (organization, token) = try await SimulatedFulcrum(backend: gateway.backend).bootstrap(seed) else { return nil }
         logger.notice("bootstrapped an empty store", metadata: ["organization.id": "\(organization.id)"])

@@ -5,16 +5,20 @@ import Testing
 /// The built `scim-gateway` executable, run as a child process the way an operator runs it.
 struct GatewayProcess: Sendable {
     /// `.build/<triple>/debug/scim-gateway`, beside the test bundle.
-    static let executable: URL = {
+    static let executable = built("scim-gateway")
+    /// The Fulcrum API emulator, built beside it.
+    static let emulator = built("fulcrum-emulator")
+
+    static func built(_ name: String) -> URL {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = bundle.deletingLastPathComponent()
         while !directory.path.isEmpty, directory.path != "/" {
-            let candidate = directory.appendingPathComponent("scim-gateway")
+            let candidate = directory.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        return URL(fileURLWithPath: ".build/debug/scim-gateway")
-    }()
+        return URL(fileURLWithPath: ".build/debug/\(name)")
+    }
 
     /// The repository root (for the sample gateway.yaml).
     static let repository: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -51,9 +55,9 @@ struct GatewayProcess: Sendable {
         let output = Mutex<[String]>([])
         let exit: AsyncStream<Int32>
 
-        init(arguments: [String], directory: URL) throws {
+        init(arguments: [String], directory: URL, executable: URL = GatewayProcess.executable) throws {
             let process = Process()
-            process.executableURL = GatewayProcess.executable
+            process.executableURL = executable
             process.arguments = arguments
             process.currentDirectoryURL = directory
             let out = Pipe()
@@ -117,10 +121,10 @@ struct GatewayProcess: Sendable {
     }
 
     /// A working directory holding a copy of the sample configuration, on a free port and its own store.
-    static func sandbox(editing edit: (String) -> String = { $0 }) throws -> URL {
+    static func sandbox(sample path: String = "gateway.yaml", editing edit: (String) -> String = { $0 }) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scim-gateway-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let sample = try String(contentsOf: repository.appendingPathComponent("gateway.yaml"), encoding: .utf8)
+        let sample = try String(contentsOf: repository.appendingPathComponent(path), encoding: .utf8)
         try edit(sample).write(to: directory.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
         return directory
     }

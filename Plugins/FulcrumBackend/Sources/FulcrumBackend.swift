@@ -176,6 +176,9 @@ public struct FulcrumBackend: BackendAdapter {
 
     public var services: [any Service] { ledger.services + [ClientService(client: client.http)] }
 
+    /// Organizations, members, tokens and unmanaged groups are Fulcrum's: administered there, not by the gateway.
+    public var administration: (any DirectoryAdministration)? { nil }
+
     public func close() async {
         await ledger.close()
         try? await client.http.shutdown()
@@ -302,9 +305,17 @@ public struct FulcrumBackend: BackendAdapter {
         return members
     }
 
-    /// Forgets the cached member list (after a write that changed Fulcrum's members).
-    func invalidateMemberList(_ organizationID: String) {
-        _ = state.memberLists.withLock { $0.removeValue(forKey: organizationID) }
+    /// Keeps the cached member list in step with a change Fulcrum accepted, so the next create needs no list call.
+    func noteMembership(_ organizationID: String, upsert member: UpstreamMember? = nil, remove id: String? = nil) {
+        state.memberLists.withLock { lists in
+            guard var entry = lists[organizationID] else { return }
+            if let id { entry.members.removeAll { $0.id == id } }
+            if let member {
+                entry.members.removeAll { $0.id == member.id }
+                entry.members.append(member)
+            }
+            lists[organizationID] = entry
+        }
     }
 }
 

@@ -123,7 +123,6 @@ final class FulcrumDirectory: DirectoryTransaction {
         if let firstName = member.firstName { body["first_name"] = firstName }
         if let lastName = member.lastName { body["last_name"] = lastName }
         if let roleID = session.roles.id(for: member.role == .owner ? .standard : member.role) { body["role_id"] = roleID }
-        defer { backend.invalidateMemberList(organizationID) }
         for attempt in 0...1 {
             do {
                 let response = try await client.send(
@@ -133,7 +132,10 @@ final class FulcrumDirectory: DirectoryTransaction {
                     token: session.secret,
                     budgetKey: session.digest
                 )
-                if let json = response.json?["membership"] as? [String: any Sendable], let created = UpstreamMember(json) { return created }
+                if let json = response.json?["membership"] as? [String: any Sendable], let created = UpstreamMember(json) {
+                    backend.noteMembership(organizationID, upsert: created)
+                    return created
+                }
                 // No body: find what was made.
                 if let found = try await findMembership(email: email) { return found }
                 throw SCIMError(status: .badGateway, detail: "Fulcrum accepted the new member \(email) but it cannot be found")
@@ -208,7 +210,6 @@ final class FulcrumDirectory: DirectoryTransaction {
         }
         try await ledger.insert(member)
         try await ledger.save(link)
-        backend.invalidateMemberList(organizationID)
     }
 
     /// One PUT with the changed fields; nothing when nothing Fulcrum holds changed. An Owner's role is never sent.
@@ -224,11 +225,15 @@ final class FulcrumDirectory: DirectoryTransaction {
         }
         guard !fields.isEmpty else { return }
         do {
-            _ = try await send(.PUT, "/memberships/\(id).json", body: ["membership": fields])
+            let response = try await send(.PUT, "/memberships/\(id).json", body: ["membership": fields])
+            if let json = response.json?["membership"] as? [String: any Sendable], let updated = UpstreamMember(json) {
+                backend.noteMembership(organizationID, upsert: updated)
+            } else if fields["email"] != nil {
+                backend.noteMembership(organizationID, remove: id)  // unknown now: found again by the next list
+            }
         } catch FulcrumClient.UpstreamRefusal.notFound {
             throw LedgerRepair(type: .user, id: member.id)
         }
-        if fields["email"] != nil { backend.invalidateMemberList(organizationID) }
     }
 
     /// Leaves the organization; a membership already gone is fine.
@@ -236,7 +241,7 @@ final class FulcrumDirectory: DirectoryTransaction {
         do {
             _ = try await send(.DELETE, "/memberships/\(id).json", body: ["membership": ["reassign_to_membership_id": NSNull()]])
         } catch FulcrumClient.UpstreamRefusal.notFound {}
-        backend.invalidateMemberList(organizationID)
+        backend.noteMembership(organizationID, remove: id)
     }
 
     func deleteMember(id: String) async throws {
