@@ -21,7 +21,7 @@ struct ScimGateway: AsyncParsableCommand {
         commandName: "scim-gateway",
         abstract: "SCIM 2.0 provisioning gateway for Fulcrum organizations.",
         subcommands: [
-            Serve.self, Validate.self, OrganizationCommand.self, MemberCommand.self, TokenCommand.self, GroupCommand.self,
+            Serve.self, Validate.self, OrganizationCommand.self, MemberCommand.self, TokenCommand.self, GroupCommand.self, FulcrumCommand.self,
         ]
     )
 

@@ -302,4 +302,51 @@ import Testing
             #expect(running.emulator.stats.requests == before)
         }
     }
+
+    @Test func reconcileFindsDriftMadeInFulcrumAndApplyRepairsIt() async throws {
+        try await withCachingBackend { fixture, backend, context in
+            let emulator = try #require(fixture.emulator).emulator
+            let service = ResourceService(backend: backend)
+            let org = fixture.organization.id
+            let alice = try await service.create(Self.user("alice"), in: .user, context: context).id
+            let bob = try await service.create(Self.user("bob"), in: .user, context: context).id
+            let group: JSONValue = [
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew",
+                "members": [["value": .string(alice)], ["value": .string(bob)]],
+            ]
+            let crew = try await service.create(group, in: .group, context: context).id
+            let other = try await service.create(
+                ["schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Other"],
+                in: .group,
+                context: context
+            ).id
+            #expect(try await backend.reconcile(token: fixture.token, organizationID: org, apply: false).isEmpty)
+            // In Fulcrum's UI: alice renamed, bob removed, Other deleted, Crew renamed.
+            emulator.withModel { model in
+                if let membership = model.membership(email: "alice@contoso.test", organizationID: org) {
+                    model.users[membership.userID]?.firstName = "Ally"
+                }
+                if let membership = model.membership(email: "bob@contoso.test", organizationID: org) {
+                    try? model.removeMembership(id: membership.id, organizationID: org, actingUserID: nil)
+                }
+                for id in model.groupOrder where model.groups[id]?.name == "Other" { model.groups[id] = nil }
+                for id in model.groupOrder where model.groups[id]?.name == "Crew" { model.groups[id]?.name = "Renamed" }
+            }
+            let drift = try await backend.reconcile(token: fixture.token, organizationID: org, apply: false)
+            #expect(Set(drift.map(\.kind)) == [.memberChanged, .memberRemoved, .groupDeleted, .groupRenamed])
+            #expect(drift.first { $0.kind == .memberRemoved }?.id == bob)
+            #expect(drift.first { $0.kind == .groupDeleted }?.id == other)
+            _ = try await backend.reconcile(token: fixture.token, organizationID: org, apply: true)
+            #expect(try await backend.reconcile(token: fixture.token, organizationID: org, apply: false).isEmpty)
+            #expect(try await service.get(id: bob, in: .user, projection: .all, context: context).body[attribute: "active"] == false)
+            await #expect(throws: SCIMError.self) { _ = try await service.get(id: other, in: .group, projection: .all, context: context) }
+            #expect(
+                emulator.withModel { model in
+                    model.membership(email: "alice@contoso.test", organizationID: org).flatMap { model.users[$0.userID]?.firstName }
+                } == "Alice"
+            )
+            #expect(emulator.withModel { $0.groups(of: org).contains { $0.name == "Crew" } })
+            _ = crew
+        }
+    }
 }
