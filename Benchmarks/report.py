@@ -4,6 +4,7 @@ import sys
 from collections import defaultdict
 
 results_path, runs, seconds, gateway_rss, scale_lines, sync_lines = sys.argv[1:7]
+fulcrum_lines = sys.argv[7] if len(sys.argv) > 7 else ""
 rows = defaultdict(list)
 for line in open(results_path):
     name, connections, run, rps, p50, p99, errors, requests = line.rstrip("\n").split("\t")
@@ -34,6 +35,12 @@ if sync_lines.strip():
     print("| run | result | gateway peak RSS |")
     print("|---|---|---|")
     print(sync_lines.rstrip())
+
+if fulcrum_lines.strip():
+    print("\nInitial sync through the fulcrum backend in front of fulcrum-emulator (limit raised), with Fulcrum's calls:\n")
+    print("| run | result | gateway peak RSS | Fulcrum calls (/_emulator/stats) |")
+    print("|---|---|---|---|")
+    print(fulcrum_lines.rstrip())
 
 if scale_lines.strip():
     print("\nScale: `userName eq` at 64 connections on a store seeded with N members:\n")

@@ -33,9 +33,11 @@ if [ "$PEER" = 1 ] && [ ! -x "$VENV/bin/scim2-server" ]; then
 fi
 
 echo "== building (release)" >&2
-(cd "$ROOT" && swift build -c release --product scim-gateway >&2 && swift build -c release --product scim-gateway-bench >&2)
+(cd "$ROOT" && swift build -c release --product scim-gateway >&2 && swift build -c release --product scim-gateway-bench >&2 \
+  && swift build -c release --product fulcrum-emulator >&2)
 BIN="$ROOT/.build/release/scim-gateway"
 BENCH="$ROOT/.build/release/scim-gateway-bench"
+EMULATOR="$ROOT/.build/release/fulcrum-emulator"
 export BENCH_WRK="$HERE/wrk"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/scim-bench.XXXXXX")"
@@ -149,6 +151,36 @@ if [ "$SYNC" = 1 ]; then
   done
 fi
 
+# ---- initial sync through the fulcrum backend ------------------------------------------------------------------
+# The same sync with the gateway in front of fulcrum-emulator (its hourly limit raised, as the gateway's budget): the
+# wall time next to the embedded directory's, and the Fulcrum calls it cost, by route, from /_emulator/stats.
+FULCRUM_LINES=""
+if [ "$SYNC" = 1 ]; then
+  echo "== initial sync, fulcrum backend" >&2
+  for run in $(seq 1 "$RUNS"); do
+    DIR="$WORK/fulcrum$run"; mkdir -p "$DIR"
+    "$EMULATOR" serve --port 0 --seed "$ROOT/Samples/fulcrum-seed.yaml" --calls-per-hour 100000000 > "$DIR/emulator.out" 2>&1 &
+    EM_PID=$!; PIDS+=("$EM_PID")
+    for _ in $(seq 1 600); do grep -q "^fulcrum-emulator listening" "$DIR/emulator.out" 2>/dev/null && break; sleep 0.1; done
+    EM_PORT="$(sed -n 's/^fulcrum-emulator listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/emulator.out")"
+    sed -e 's/level: info/level: warning/' \
+        -e 's/\(perToken\|perOrganization\|global\|perAddress\): { requestsPerSecond: [0-9.]*, burst: [0-9]* }/\1: { requestsPerSecond: 1000000, burst: 1000000 }/' \
+        -e "s|127.0.0.1:8080/api/v2|127.0.0.1:$EM_PORT/api/v2|" -e 's/callsPerHour: 5000 /callsPerHour: 100000000 /' \
+        "$ROOT/Samples/gateway.fulcrum.yaml" > "$DIR/gateway.yaml"
+    start_gateway "$DIR"
+    output="$("$BENCH" sync --port "$GW_PORT" --token acme-owner-token --certificate "$DIR/data/tls/dev-certificate.pem" \
+      --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
+      || { echo "benchmarks: the fulcrum sync failed:" >&2; echo "$output" >&2; exit 1; }
+    line="$(tr '\n' ' ' <<< "$output")"
+    stats="$(curl -s "http://127.0.0.1:$EM_PORT/_emulator/stats")"
+    peak="$(rss_kib "$GW_PID" VmHWM)"
+    stop_gateway
+    kill "$EM_PID" 2>/dev/null || true; wait "$EM_PID" 2>/dev/null || true
+    FULCRUM_LINES+="| $run | $line | $((peak / 1024)) MiB | \`$stats\` |"$'\n'
+    echo "  fulcrum sync run $run: $line peak RSS $((peak / 1024)) MiB; Fulcrum calls: $stats" >&2
+  done
+fi
+
 # ---- scale --------------------------------------------------------------------------------------------------
 SCALE_LINES=""
 if [ "$SCALE" = 1 ]; then
@@ -169,7 +201,7 @@ fi
 # ---- report -------------------------------------------------------------------------------------------------
 mkdir -p "$HERE/.results"
 REPORT="$HERE/.results/$(date -u +%Y%m%dT%H%M%SZ).md"
-python3 "$HERE/report.py" "$RESULTS" "$RUNS" "$SECONDS_PER" "${GATEWAY_RSS:-0}" "$SCALE_LINES" "$SYNC_LINES" | tee "$REPORT"
+python3 "$HERE/report.py" "$RESULTS" "$RUNS" "$SECONDS_PER" "${GATEWAY_RSS:-0}" "$SCALE_LINES" "$SYNC_LINES" "$FULCRUM_LINES" | tee "$REPORT"
 echo "report: $REPORT" >&2
 # Smoke runs fail on any error, so the harness cannot rot silently.
 if [ "$SMOKE" = 1 ] && awk -F'\t' '$7 != 0 { bad = 1 } END { exit bad ? 0 : 1 }' "$RESULTS"; then

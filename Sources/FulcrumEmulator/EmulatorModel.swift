@@ -64,6 +64,10 @@ public struct EmulatorModel: Sendable {
     public var groups: [String: Group] = [:]
     public var groupOrder: [String] = []
     public var tokens: [String: Token] = [:]
+    /// Lowercased email to user id, and "user|organization" to membership id: kept by the methods below, checked
+    /// against the tables on every read (a membership removed directly reads as absent).
+    var userIDByEmail: [String: String] = [:]
+    var membershipIDByUser: [String: String] = [:]
     var idCounter = 0
 
     public init() {}
@@ -109,7 +113,8 @@ public struct EmulatorModel: Sendable {
 
     public func user(email: String) -> User? {
         let key = email.lowercased()
-        return users.values.first { $0.email.lowercased() == key }
+        guard let id = userIDByEmail[key], let user = users[id], user.email.lowercased() == key else { return nil }
+        return user
     }
 
     public func memberships(of organizationID: String) -> [Membership] {
@@ -117,7 +122,10 @@ public struct EmulatorModel: Sendable {
     }
 
     public func membership(userID: String, organizationID: String) -> Membership? {
-        memberships.values.first { $0.userID == userID && $0.organizationID == organizationID }
+        guard let id = membershipIDByUser["\(userID)|\(organizationID)"], let membership = memberships[id],
+            membership.userID == userID, membership.organizationID == organizationID
+        else { return nil }
+        return membership
     }
 
     public func membership(email: String, organizationID: String) -> Membership? {
@@ -157,6 +165,7 @@ public struct EmulatorModel: Sendable {
         } else {
             user = User(id: newID("user"), email: email, firstName: firstName ?? "", lastName: lastName ?? "")
             users[user.id] = user
+            userIDByEmail[email.lowercased()] = user.id
         }
         let now = Self.timestamp()
         let membership = Membership(
@@ -170,6 +179,7 @@ public struct EmulatorModel: Sendable {
         )
         memberships[membership.id] = membership
         membershipOrder.append(membership.id)
+        membershipIDByUser["\(user.id)|\(organizationID)"] = membership.id
         return membership
     }
 
@@ -200,6 +210,8 @@ public struct EmulatorModel: Sendable {
             if let other = self.user(email: trimmed), other.id != user.id {
                 throw .validation(resource: "membership", field: "email", message: "has already been taken")
             }
+            userIDByEmail[user.email.lowercased()] = nil
+            userIDByEmail[trimmed.lowercased()] = user.id
             user.email = trimmed
         }
         if let firstName { user.firstName = firstName }

@@ -118,6 +118,8 @@ public struct FulcrumBackend: BackendAdapter {
     /// What every copy of the backend shares: the token cache and Fulcrum's member lists.
     final class SharedState: Sendable {
         let sessions = Mutex<[String: (expires: ContinuousClock.Instant, session: Session)]>([:])
+        /// Resolutions under way, so concurrent requests with an expired token make one `users.json` call, not one each.
+        let resolving = Mutex<[String: Task<Session, any Error>]>([:])
         let memberLists = Mutex<[String: (fetched: ContinuousClock.Instant, members: [UpstreamMember])]>([:])
     }
 
@@ -236,13 +238,26 @@ public struct FulcrumBackend: BackendAdapter {
     public func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal {
         let digest = FulcrumRules.digest(token.secret)
         if let cached = state.sessions.withLock({ $0[digest] }), cached.expires > .now { return cached.session.principal }
-        let session = try await resolve(secret: token.secret, digest: digest)
+        let task = state.resolving.withLock { resolving in
+            if let running = resolving[digest] { return running }
+            let task = Task { try await self.resolve(secret: token.secret, digest: digest) }
+            resolving[digest] = task
+            return task
+        }
+        let session: Session
+        do {
+            session = try await task.value
+        } catch {
+            state.resolving.withLock { _ = $0.removeValue(forKey: digest) }
+            throw error
+        }
         let expires = ContinuousClock.now + .seconds(configuration.tokenCacheSeconds)
         state.sessions.withLock { sessions in
             // Expired entries stay a while: a request authenticated just before expiry still finds its session.
             sessions = sessions.filter { $0.value.expires + .seconds(600) > .now }
             sessions[digest] = (expires, session)
         }
+        state.resolving.withLock { _ = $0.removeValue(forKey: digest) }
         return session.principal
     }
 

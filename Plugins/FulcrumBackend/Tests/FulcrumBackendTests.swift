@@ -195,6 +195,33 @@ import Testing
         }
     }
 
+    /// A call Fulcrum never answers times out (1 s here); a POST is looked for, then sent again; a PUT is retried.
+    @Test func aHangingFulcrumTimesOutAndTheCallIsRetriedSafely() async throws {
+        try await DirectoryFixture.run(.fulcrum) { fixture in
+            let running = try #require(fixture.emulator)
+            var configuration = FulcrumBackend.Configuration(baseURL: running.baseURL)
+            configuration.ledger = .init(path: "hang-ledger.sqlite", synchronous: .normal)
+            configuration.timeoutSeconds = 1
+            let backend = try await FulcrumBackend(configuration: configuration, context: .test(directory: fixture.folder))
+            do {
+                let principal = try await backend.authenticate(token: BearerToken(fixture.token), context: .test())
+                let context = GatewayContext.test(principal: principal)
+                let service = ResourceService(backend: backend)
+                running.emulator.behaviour.hangNext = 1
+                let id = try await service.create(Self.user("ivy"), in: .user, context: context).id
+                #expect(running.emulator.withModel { $0.memberships(of: fixture.organization.id).count } == 2)
+                running.emulator.behaviour.hangNext = 1
+                let rename = try Self.patch([["op": "replace", "path": "name.givenName", "value": "Ivory"]])
+                _ = try await service.patch(id: id, operations: rename, in: .user, ifMatch: nil, context: context)
+                #expect(running.emulator.withModel { model in model.user(email: "ivy@contoso.test")?.firstName } == "Ivory")
+                await backend.close()
+            } catch {
+                await backend.close()
+                throw error
+            }
+        }
+    }
+
     @Test func persistent5xxIs502AndTheLedgerIsUnchanged() async throws {
         try await withCachingBackend { fixture, backend, context in
             let emulator = try #require(fixture.emulator).emulator
