@@ -22,6 +22,8 @@ public struct MemoryBackend: BackendAdapter {
         var memberships: [String: Set<String>] = [:]
         var tokens: [String: TokenRecord] = [:]
         var links: [String: UpstreamLink] = [:]
+        var outbox: [Int: OutboxEntry] = [:]
+        var outboxSequence = 0
         /// Insertion order, the tie-break of equal creation times.
         var sequence: [String: Int] = [:]
 
@@ -291,6 +293,45 @@ final class MemoryTransaction: DirectoryTransaction {
     func save(_ link: UpstreamLink) async throws { with { $0.links[link.id] = link } }
 
     func deleteUpstreamLink(id: String) async throws { with { $0.links[id] = nil } }
+
+    // MARK: Outbox
+
+    func enqueue(_ entry: OutboxEntry) async throws {
+        with { state in
+            if let pending = state.outbox.values.first(where: { $0.resourceID == entry.resourceID && !$0.parked }) {
+                state.outbox[pending.sequence]?.revision += 1
+                if let deleted = entry.deletedUpstreamID { state.outbox[pending.sequence]?.deletedUpstreamID = deleted }
+                return
+            }
+            state.outboxSequence += 1
+            var added = entry
+            added.sequence = state.outboxSequence
+            added.revision = 1
+            state.outbox[added.sequence] = added
+        }
+    }
+
+    func outboxEntries(organizationID: String?, parked: Bool?) async throws -> [OutboxEntry] {
+        with { state in
+            state.outbox.values.filter { entry in
+                (organizationID.map { entry.organizationID == $0 } ?? true) && (parked.map { entry.parked == $0 } ?? true)
+            }.sorted { $0.sequence < $1.sequence }
+        }
+    }
+
+    func update(_ entry: OutboxEntry) async throws {
+        with { state in
+            guard var stored = state.outbox[entry.sequence] else { return }
+            stored.attempts = entry.attempts
+            stored.notBefore = entry.notBefore
+            stored.parked = entry.parked
+            stored.lastError = entry.lastError
+            stored.deletedUpstreamID = entry.deletedUpstreamID
+            state.outbox[entry.sequence] = stored
+        }
+    }
+
+    func deleteOutboxEntry(sequence: Int) async throws { with { $0.outbox[sequence] = nil } }
 
     // MARK: Search
 

@@ -22,6 +22,7 @@ struct ScimGateway: AsyncParsableCommand {
         abstract: "SCIM 2.0 provisioning gateway for Fulcrum organizations.",
         subcommands: [
             Serve.self, Validate.self, OrganizationCommand.self, MemberCommand.self, TokenCommand.self, GroupCommand.self, FulcrumCommand.self,
+            OutboxCommand.self,
         ]
     )
 

@@ -57,6 +57,11 @@ public struct FulcrumBackend: BackendAdapter {
         }
     }
 
+    public enum Delivery: String, Codable, Sendable, Hashable {
+        case synchronous
+        case queued
+    }
+
     public struct Configuration: Codable, Sendable, Hashable {
         /// Fulcrum's API root: `https://api.fulcrumapp.com/api/v2` (US; `-au`, `-ca`, `-eu` hosts for other regions),
         /// or the emulator's `http://127.0.0.1:PORT/api/v2`. Plain HTTP only to a loopback address.
@@ -80,6 +85,11 @@ public struct FulcrumBackend: BackendAdapter {
         public var memberListCacheSeconds: Int = 60
         /// Remove the token's Owner from a group Fulcrum made it a member of on creation. Default true.
         public var removeGroupCreator: Bool = true
+        /// `synchronous`: a write answers after Fulcrum accepted it. `queued`: after the ledger and the outbox committed;
+        /// a worker delivers to Fulcrum at its pace (README, "Queued delivery"). Default synchronous.
+        public var delivery: Delivery = .synchronous
+        /// Attempts of a queued delivery that fails with 429, 5xx or no answer before it is parked. Default 50.
+        public var maxAttempts: Int = 50
         /// The ledger's store. Default `data/fulcrum-ledger.sqlite`.
         public var ledger: SQLiteBackend.Configuration = .init(path: "data/fulcrum-ledger.sqlite")
 
@@ -87,7 +97,7 @@ public struct FulcrumBackend: BackendAdapter {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case baseURL, entitlements, callsPerHour, readReserve, timeoutSeconds, retries, maximumWaitSeconds, caCertificate
-            case tokenCacheSeconds, memberListCacheSeconds, removeGroupCreator, ledger
+            case tokenCacheSeconds, memberListCacheSeconds, removeGroupCreator, ledger, delivery, maxAttempts
         }
 
         public init(from decoder: any Decoder) throws {
@@ -104,6 +114,8 @@ public struct FulcrumBackend: BackendAdapter {
             memberListCacheSeconds = try c.decodeIfPresent(Int.self, forKey: .memberListCacheSeconds) ?? 60
             removeGroupCreator = try c.decodeIfPresent(Bool.self, forKey: .removeGroupCreator) ?? true
             ledger = try c.decodeIfPresent(SQLiteBackend.Configuration.self, forKey: .ledger) ?? .init(path: "data/fulcrum-ledger.sqlite")
+            delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery) ?? .synchronous
+            maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? 50
         }
     }
 
@@ -114,6 +126,7 @@ public struct FulcrumBackend: BackendAdapter {
     let client: FulcrumClient
     let state: SharedState
     let logger: Logger
+    let queue = DeliveryQueue()
 
     /// What every copy of the backend shares: the token cache and Fulcrum's member lists.
     final class SharedState: Sendable {
@@ -137,6 +150,9 @@ public struct FulcrumBackend: BackendAdapter {
             throw ConfigurationError.invalidValue("timeoutSeconds", "must be between 1 and 300")
         }
         guard (0...10).contains(configuration.retries) else { throw ConfigurationError.invalidValue("retries", "must be between 0 and 10") }
+        guard (1...10000).contains(configuration.maxAttempts) else {
+            throw ConfigurationError.invalidValue("maxAttempts", "must be between 1 and 10000")
+        }
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caCertificate = configuration.caCertificate {
             let path = context.resolve(path: caCertificate).path
@@ -176,7 +192,9 @@ public struct FulcrumBackend: BackendAdapter {
         state = SharedState()
     }
 
-    public var services: [any Service] { ledger.services + [ClientService(client: client.http)] }
+    public var services: [any Service] {
+        ledger.services + [ClientService(client: client.http)] + (configuration.delivery == .queued ? [OutboxWorker(backend: self)] : [])
+    }
 
     /// Organizations, members, tokens and unmanaged groups are Fulcrum's: administered there, not by the gateway.
     public var administration: (any DirectoryAdministration)? { nil }
@@ -208,12 +226,15 @@ public struct FulcrumBackend: BackendAdapter {
             throw SCIMError.unauthorized("the token's Fulcrum session has expired; send the request again")
         }
         do {
-            return try await ledger.write { ledger in
-                let directory = FulcrumDirectory(ledger: ledger, session: session, backend: self)
+            let queued = configuration.delivery == .queued
+            let result = try await ledger.write { ledger in
+                let directory = FulcrumDirectory(ledger: ledger, session: session, backend: self, queued: queued)
                 let result = try await body(directory)
                 try await directory.finish()
                 return result
             }
+            if queued { queue.wake() }
+            return result
         } catch let repair as LedgerRepair {
             // Fulcrum no longer has the object: the ledger follows, and the client is told it is gone.
             try await ledger.write { ledger in

@@ -15,11 +15,32 @@ final class FulcrumDirectory: DirectoryTransaction {
     let backend: FulcrumBackend
     /// Groups created in this transaction whose creator may need removing (``FulcrumBackend/Configuration/removeGroupCreator``).
     let newGroups = Mutex<Set<String>>([])
+    /// Queued delivery: writes change the ledger and mark the record in the outbox; the delivery worker calls Fulcrum.
+    let queued: Bool
 
-    init(ledger: any DirectoryTransaction, session: Session, backend: FulcrumBackend) {
+    init(ledger: any DirectoryTransaction, session: Session, backend: FulcrumBackend, queued: Bool = false) {
         self.ledger = ledger
         self.session = session
         self.backend = backend
+        self.queued = queued
+    }
+
+    /// Marks a record for delivery (queued mode).
+    func mark(_ kind: UpstreamLink.Kind, _ id: String, deleted upstreamID: String? = nil) async throws {
+        try await ledger.enqueue(
+            OutboxEntry(organizationID: organizationID, kind: kind, resourceID: id, deletedUpstreamID: upstreamID, createdAt: Timestamp.now)
+        )
+    }
+
+    /// A record deleted in queued mode: Fulcrum's object is deleted later, or, never delivered, nothing is sent.
+    func markDeleted(_ kind: UpstreamLink.Kind, _ id: String) async throws {
+        if let upstream = try await ledger.upstreamLink(id: id)?.upstreamID {
+            try await mark(kind, id, deleted: upstream)
+        } else {
+            for entry in try await ledger.outboxEntries(organizationID: organizationID, parked: false) where entry.resourceID == id {
+                try await ledger.deleteOutboxEntry(sequence: entry.sequence)
+            }
+        }
     }
 
     var client: FulcrumClient { backend.client }
@@ -48,6 +69,12 @@ final class FulcrumDirectory: DirectoryTransaction {
     func upstreamLinks(organizationID: String) async throws -> [UpstreamLink] { try await ledger.upstreamLinks(organizationID: organizationID) }
     func save(_ link: UpstreamLink) async throws { try await ledger.save(link) }
     func deleteUpstreamLink(id: String) async throws { try await ledger.deleteUpstreamLink(id: id) }
+    func enqueue(_ entry: OutboxEntry) async throws { try await ledger.enqueue(entry) }
+    func outboxEntries(organizationID: String?, parked: Bool?) async throws -> [OutboxEntry] {
+        try await ledger.outboxEntries(organizationID: organizationID, parked: parked)
+    }
+    func update(_ entry: OutboxEntry) async throws { try await ledger.update(entry) }
+    func deleteOutboxEntry(sequence: Int) async throws { try await ledger.deleteOutboxEntry(sequence: sequence) }
     func touchMembers(_ ids: [String], at time: String) async throws { try await ledger.touchMembers(ids, at: time) }
     func touchGroups(_ ids: [String], at time: String) async throws { try await ledger.touchGroups(ids, at: time) }
     func memberIDs(ofGroups groupIDs: [String]) async throws -> [String: [String]] { try await ledger.memberIDs(ofGroups: groupIDs) }
@@ -107,6 +134,12 @@ final class FulcrumDirectory: DirectoryTransaction {
 
     func insert(_ member: MemberRecord) async throws {
         var link = UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: nil)
+        if queued {
+            try await ledger.insert(member)
+            try await ledger.save(link)
+            if member.managed { try await mark(.member, member.id) }
+            return
+        }
         if member.managed, member.isListed {
             let created = try await createMembership(member)
             link.upstreamID = created.id
@@ -167,6 +200,11 @@ final class FulcrumDirectory: DirectoryTransaction {
             try await adopt(member)
             return
         }
+        if queued {
+            try await ledger.update(member)
+            try await mark(.member, member.id)
+            return
+        }
         var link =
             try await ledger.upstreamLink(id: member.id)
             ?? UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: nil)
@@ -202,6 +240,13 @@ final class FulcrumDirectory: DirectoryTransaction {
         let upstream = try await backend.memberList(organizationID: organizationID, secret: session.secret, digest: session.digest, fresh: false)
             .first { $0.id == member.id }
         var link = UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: member.id, userID: upstream?.userID)
+        if queued {
+            link.delivered = Self.delivered(original, roleID: upstream?.roleID)
+            try await ledger.insert(member)
+            try await ledger.save(link)
+            try await mark(.member, member.id)
+            return
+        }
         if member.isListed {
             try await updateMembership(member.id, from: original, to: member)
         } else {
@@ -210,6 +255,16 @@ final class FulcrumDirectory: DirectoryTransaction {
         }
         try await ledger.insert(member)
         try await ledger.save(link)
+    }
+
+    /// What Fulcrum holds of a member, as the delivery worker compares it.
+    static func delivered(_ member: MemberRecord, roleID: String?) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "email": .string(member.email ?? ""), "first_name": .string(member.firstName ?? ""), "last_name": .string(member.lastName ?? ""),
+            "role": .string(member.role.rawValue),
+        ]
+        if let roleID { object["role_id"] = .string(roleID) }
+        return .object(object)
     }
 
     /// One PUT with the changed fields; nothing when nothing Fulcrum holds changed. An Owner's role is never sent.
@@ -245,6 +300,12 @@ final class FulcrumDirectory: DirectoryTransaction {
     }
 
     func deleteMember(id: String) async throws {
+        if queued {
+            try await markDeleted(.member, id)
+            try await ledger.deleteMember(id: id)
+            try await ledger.deleteUpstreamLink(id: id)
+            return
+        }
         if let membership = try await ledger.upstreamLink(id: id)?.upstreamID { try await deleteMembership(membership) }
         try await ledger.deleteMember(id: id)
         try await ledger.deleteUpstreamLink(id: id)
@@ -262,6 +323,12 @@ final class FulcrumDirectory: DirectoryTransaction {
 
     func insert(_ group: GroupRecord) async throws {
         var link = UpstreamLink(id: group.id, organizationID: group.organizationID, kind: .group, upstreamID: nil)
+        if queued {
+            try await ledger.insert(group)
+            try await ledger.save(link)
+            if group.managed { try await mark(.group, group.id) }
+            return
+        }
         if group.managed {
             link.upstreamID = try await createGroup(name: group.name)
             if backend.configuration.removeGroupCreator { newGroups.withLock { _ = $0.insert(group.id) } }
@@ -301,6 +368,11 @@ final class FulcrumDirectory: DirectoryTransaction {
     }
 
     func update(_ group: GroupRecord) async throws {
+        if queued {
+            try await ledger.update(group)
+            try await mark(.group, group.id)
+            return
+        }
         if let current = try await ledger.group(id: group.id, organizationID: group.organizationID), current.name != group.name,
             let upstream = try await ledger.upstreamLink(id: group.id)?.upstreamID
         {
@@ -314,6 +386,12 @@ final class FulcrumDirectory: DirectoryTransaction {
     }
 
     func deleteGroup(id: String) async throws {
+        if queued {
+            try await markDeleted(.group, id)
+            try await ledger.deleteGroup(id: id)
+            try await ledger.deleteUpstreamLink(id: id)
+            return
+        }
         if let upstream = try await ledger.upstreamLink(id: id)?.upstreamID {
             do {
                 _ = try await send(.DELETE, "/groups/\(upstream).json")
@@ -326,6 +404,11 @@ final class FulcrumDirectory: DirectoryTransaction {
     /// One `change_permissions` with every addition and removal; members not in Fulcrum (deactivated) are the
     /// ledger's alone until they rejoin.
     func changeMembers(ofGroup groupID: String, adding: [String], removing: [String]) async throws {
+        if queued {
+            try await ledger.changeMembers(ofGroup: groupID, adding: adding, removing: removing)
+            try await mark(.group, groupID)
+            return
+        }
         if let upstream = try await ledger.upstreamLink(id: groupID)?.upstreamID {
             let add = try await membershipIDs(adding)
             var remove = try await membershipIDs(removing)

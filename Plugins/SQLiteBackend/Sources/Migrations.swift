@@ -13,7 +13,29 @@ enum Migrations {
         var finally: [String] = []
     }
 
-    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys, listingByRowID, upstreamLinks]
+    static let all: [Migration] = statements.map { Migration(statements: $0) } + [normalisedKeys, listingByRowID, upstreamLinks, outbox]
+
+    /// 6: queued delivery: what Fulcrum holds of each record as last delivered, and the outbox.
+    static let outbox = Migration(statements: [
+        "ALTER TABLE upstream_links ADD COLUMN delivered TEXT",
+        """
+        CREATE TABLE outbox (
+            sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('member', 'group')),
+            resource_id TEXT NOT NULL,
+            deleted_upstream_id TEXT,
+            revision INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before TEXT,
+            parked INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )
+        """,
+        "CREATE UNIQUE INDEX outbox_pending ON outbox (resource_id) WHERE parked = 0",
+        "CREATE INDEX outbox_organization ON outbox (organization_id, parked, sequence)",
+    ])
 
     /// 5: the `fulcrum` backend's ledger links each managed member and group to its Fulcrum membership or group.
     static let upstreamLinks = Migration(statements: [

@@ -346,10 +346,13 @@ struct SQLiteDirectory: DirectoryTransaction {
     func save(_ link: UpstreamLink) async throws {
         _ = try await query(
             """
-            INSERT INTO upstream_links (id, organization_id, kind, upstream_id, user_id) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET upstream_id = excluded.upstream_id, user_id = excluded.user_id
+            INSERT INTO upstream_links (id, organization_id, kind, upstream_id, user_id, delivered) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET upstream_id = excluded.upstream_id, user_id = excluded.user_id, delivered = excluded.delivered
             """,
-            [.text(link.id), .text(link.organizationID), .text(link.kind.rawValue), .optional(link.upstreamID), .optional(link.userID)]
+            [
+                .text(link.id), .text(link.organizationID), .text(link.kind.rawValue), .optional(link.upstreamID), .optional(link.userID),
+                .optional(link.delivered.map { String(decoding: $0.serialized(), as: UTF8.self) }),
+            ]
         )
     }
 
@@ -363,8 +366,68 @@ struct SQLiteDirectory: DirectoryTransaction {
             organizationID: row.string("organization_id") ?? "",
             kind: UpstreamLink.Kind(rawValue: row.string("kind") ?? "") ?? .member,
             upstreamID: row.string("upstream_id"),
-            userID: row.string("user_id")
+            userID: row.string("user_id"),
+            delivered: row.string("delivered").flatMap { try? JSONValue(parsing: Array($0.utf8)) }
         )
+    }
+
+    // MARK: Outbox
+
+    func enqueue(_ entry: OutboxEntry) async throws {
+        _ = try await query(
+            """
+            INSERT INTO outbox (organization_id, kind, resource_id, deleted_upstream_id, revision, created_at) VALUES (?, ?, ?, ?, 1, ?)
+            ON CONFLICT (resource_id) WHERE parked = 0 DO UPDATE SET revision = revision + 1,
+                deleted_upstream_id = coalesce(excluded.deleted_upstream_id, deleted_upstream_id)
+            """,
+            [
+                .text(entry.organizationID), .text(entry.kind.rawValue), .text(entry.resourceID), .optional(entry.deletedUpstreamID),
+                .text(entry.createdAt),
+            ]
+        )
+    }
+
+    func outboxEntries(organizationID: String?, parked: Bool?) async throws -> [OutboxEntry] {
+        var conditions: [String] = []
+        var binds: [SQLiteData] = []
+        if let organizationID {
+            conditions.append("organization_id = ?")
+            binds.append(.text(organizationID))
+        }
+        if let parked {
+            conditions.append("parked = ?")
+            binds.append(.flag(parked))
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try await query("SELECT * FROM outbox \(whereClause) ORDER BY sequence", binds).map { row in
+            OutboxEntry(
+                sequence: row.column("sequence")?.integer ?? 0,
+                organizationID: row.string("organization_id") ?? "",
+                kind: UpstreamLink.Kind(rawValue: row.string("kind") ?? "") ?? .member,
+                resourceID: row.string("resource_id") ?? "",
+                deletedUpstreamID: row.string("deleted_upstream_id"),
+                revision: row.column("revision")?.integer ?? 1,
+                createdAt: row.string("created_at") ?? "",
+                attempts: row.column("attempts")?.integer ?? 0,
+                notBefore: row.string("not_before"),
+                parked: row.bool("parked"),
+                lastError: row.string("last_error")
+            )
+        }
+    }
+
+    func update(_ entry: OutboxEntry) async throws {
+        _ = try await query(
+            "UPDATE outbox SET attempts = ?, not_before = ?, parked = ?, last_error = ?, deleted_upstream_id = ? WHERE sequence = ?",
+            [
+                .integer(entry.attempts), .optional(entry.notBefore), .flag(entry.parked), .optional(entry.lastError),
+                .optional(entry.deletedUpstreamID), .integer(entry.sequence),
+            ]
+        )
+    }
+
+    func deleteOutboxEntry(sequence: Int) async throws {
+        _ = try await query("DELETE FROM outbox WHERE sequence = ?", [.integer(sequence)])
     }
 
     // MARK: Search

@@ -72,6 +72,15 @@ public protocol DirectoryTransaction: Sendable {
     func save(_ link: UpstreamLink) async throws
     func deleteUpstreamLink(id: String) async throws
 
+    // MARK: Outbox (queued delivery to an upstream system)
+    /// Marks a record as changed since its last delivery: a new entry at the end of the organization's queue, or,
+    /// when one is pending (not parked) for the record, that entry with its revision raised and its place kept.
+    func enqueue(_ entry: OutboxEntry) async throws
+    /// Pending and parked entries, oldest first; `organizationID` and `parked` narrow the list when given.
+    func outboxEntries(organizationID: String?, parked: Bool?) async throws -> [OutboxEntry]
+    func update(_ entry: OutboxEntry) async throws
+    func deleteOutboxEntry(sequence: Int) async throws
+
     // MARK: SCIM search
     /// One page of the organization's managed members (or groups) matching `query.filter`, sorted and paged, and the
     /// number of matches. A filter on an attribute the type does not have matches nothing.
@@ -123,13 +132,63 @@ public struct UpstreamLink: Sendable, Hashable {
     public var kind: Kind
     public var upstreamID: String?
     public var userID: String?
+    /// What the upstream system holds, as last delivered (queued delivery diffs the record against it).
+    public var delivered: JSONValue?
 
-    public init(id: String, organizationID: String, kind: Kind, upstreamID: String?, userID: String? = nil) {
+    public init(id: String, organizationID: String, kind: Kind, upstreamID: String?, userID: String? = nil, delivered: JSONValue? = nil) {
         self.id = id
         self.organizationID = organizationID
         self.kind = kind
         self.upstreamID = upstreamID
         self.userID = userID
+        self.delivered = delivered
+    }
+}
+
+/// A record whose change waits for delivery upstream. One pending entry per record: later changes raise
+/// ``revision`` and keep the entry's place, so the delivery sends the record's state at that time, coalesced.
+public struct OutboxEntry: Sendable, Hashable {
+    /// The queue position, assigned by the store; 0 before.
+    public var sequence: Int
+    public var organizationID: String
+    public var kind: UpstreamLink.Kind
+    /// The record's id (the SCIM id).
+    public var resourceID: String
+    /// For a record deleted before its deletion was delivered: the upstream id to delete.
+    public var deletedUpstreamID: String?
+    /// Raised by every change while pending.
+    public var revision: Int
+    public var createdAt: String
+    public var attempts: Int
+    /// No attempt before this time (ISO 8601).
+    public var notBefore: String?
+    public var parked: Bool
+    public var lastError: String?
+
+    public init(
+        sequence: Int = 0,
+        organizationID: String,
+        kind: UpstreamLink.Kind,
+        resourceID: String,
+        deletedUpstreamID: String? = nil,
+        revision: Int = 1,
+        createdAt: String,
+        attempts: Int = 0,
+        notBefore: String? = nil,
+        parked: Bool = false,
+        lastError: String? = nil
+    ) {
+        self.sequence = sequence
+        self.organizationID = organizationID
+        self.kind = kind
+        self.resourceID = resourceID
+        self.deletedUpstreamID = deletedUpstreamID
+        self.revision = revision
+        self.createdAt = createdAt
+        self.attempts = attempts
+        self.notBefore = notBefore
+        self.parked = parked
+        self.lastError = lastError
     }
 }
 

@@ -169,4 +169,6 @@ public enum Timestamp {
     public static func format(_ date: Date) -> String { style.format(date) }
 
     public static var now: String { format(Date()) }
+
+    public static func parse(_ text: String) -> Date? { try? style.parse(text) }
 }

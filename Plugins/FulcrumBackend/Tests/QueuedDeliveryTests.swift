@@ -1,0 +1,238 @@
+import Foundation
+import FulcrumEmulator
+import GatewayCore
+import GatewayTesting
+import SCIMCore
+import SQLiteBackend
+import Testing
+
+@testable import FulcrumBackend
+
+/// `delivery: queued`: the identity provider is answered from the ledger at once; `drain()` (the worker's step,
+/// called here directly so nothing waits on a clock) delivers to the emulator, coalesced, in order, exactly once.
+@Suite struct QueuedDeliveryTests {
+    struct Setup {
+        let fixture: DirectoryFixture
+        let backend: FulcrumBackend
+        let service: ResourceService
+        let context: GatewayContext
+        var emulator: Emulator { fixture.emulator!.emulator }
+        var org: String { fixture.organization.id }
+
+        /// The Fulcrum calls `operation` made, by route.
+        func calls(_ operation: () async throws -> Void) async throws -> [String: Int] {
+            let before = emulator.stats.byRoute
+            try await operation()
+            return emulator.stats.byRoute.merging(before) { $0 - $1 }.filter { $0.value > 0 }
+        }
+
+        func drain() async throws -> [String: Int] { try await calls { try await backend.drain() } }
+
+        func pending() async throws -> [OutboxEntry] { try await backend.outbox(organizationID: org, parkedOnly: false) }
+    }
+
+    func withQueued(_ body: @escaping @Sendable (Setup) async throws -> Void) async throws {
+        try await DirectoryFixture.run(.fulcrum) { fixture in
+            let running = try #require(fixture.emulator)
+            var configuration = FulcrumBackend.Configuration(baseURL: running.baseURL)
+            configuration.ledger = .init(path: "queued-ledger.sqlite", synchronous: .normal)
+            configuration.delivery = .queued
+            configuration.maximumWaitSeconds = 0
+            configuration.retries = 0
+            let backend = try await FulcrumBackend(configuration: configuration, context: .test(directory: fixture.folder))
+            do {
+                let principal = try await backend.authenticate(token: BearerToken(fixture.token), context: .test())
+                try await body(
+                    Setup(
+                        fixture: fixture,
+                        backend: backend,
+                        service: ResourceService(backend: backend),
+                        context: GatewayContext.test(principal: principal)
+                    )
+                )
+                await backend.close()
+            } catch {
+                await backend.close()
+                throw error
+            }
+        }
+    }
+
+    static func user(_ name: String, given: String? = nil) -> JSONValue {
+        [
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": .string("\(name)@contoso.test"), "active": true,
+            "name": ["givenName": .string(given ?? name.capitalized), "familyName": "Tester"],
+            "emails": [["primary": true, "type": "work", "value": .string("\(name)@contoso.test")]],
+        ]
+    }
+
+    static func patch(_ operations: JSONValue) throws -> [PatchOperation] {
+        try PatchOperation.operations(fromBody: ["schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations])
+    }
+
+    static let group: JSONValue = ["schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew"]
+
+    @Test func writesAreAnsweredFromTheLedgerWithoutCallingFulcrum() async throws {
+        try await withQueued { setup in
+            var id = ""
+            let calls = try await setup.calls { id = try await setup.service.create(Self.user("alice"), in: .user, context: setup.context).id }
+            #expect(calls.isEmpty)
+            #expect(try await setup.service.get(id: id, in: .user, projection: .all, context: setup.context).body[attribute: "active"] == true)
+            #expect(try await setup.pending().map(\.resourceID) == [id])
+            #expect(try await setup.drain() == ["POST /memberships": 1])
+            #expect(try await setup.pending().isEmpty)
+            #expect(setup.emulator.withModel { $0.membership(email: "alice@contoso.test", organizationID: setup.org) } != nil)
+        }
+    }
+
+    /// The README's coalescing table, row by row.
+    @Test func changesWaitingTogetherAreDeliveredAsOne() async throws {
+        try await withQueued { setup in
+            let s = setup.service
+            let c = setup.context
+            // Create then update: one POST with the final values.
+            let alice = try await s.create(Self.user("alice"), in: .user, context: c).id
+            _ = try await s.patch(
+                id: alice,
+                operations: Self.patch([["op": "replace", "path": "name.givenName", "value": "Alicia"]]),
+                in: .user,
+                ifMatch: nil,
+                context: c
+            )
+            // Create then deactivate: nothing.
+            let bob = try await s.create(Self.user("bob"), in: .user, context: c).id
+            _ = try await s.patch(
+                id: bob,
+                operations: Self.patch([["op": "replace", "path": "active", "value": false]]),
+                in: .user,
+                ifMatch: nil,
+                context: c
+            )
+            // Create then delete: nothing.
+            let cat = try await s.create(Self.user("cat"), in: .user, context: c).id
+            try await s.delete(id: cat, in: .user, ifMatch: nil, context: c)
+            #expect(try await setup.drain() == ["POST /memberships": 1])
+            #expect(setup.emulator.withModel { model in model.user(email: "alice@contoso.test")?.firstName } == "Alicia")
+            #expect(setup.emulator.withModel { $0.membership(email: "bob@contoso.test", organizationID: setup.org) } == nil)
+            // A group created, then members added and removed three times: one POST and one change_permissions.
+            let dan = try await s.create(Self.user("dan"), in: .user, context: c).id
+            let group = try await s.create(Self.group, in: .group, context: c).id
+            for operation: JSONValue in [
+                ["op": "add", "path": "members", "value": [["value": .string(alice)], ["value": .string(dan)]]],
+                ["op": "remove", "path": .string("members[value eq \"\(dan)\"]")],
+                ["op": "add", "path": "members", "value": [["value": .string(dan)]]],
+            ] {
+                _ = try await s.patch(id: group, operations: Self.patch([operation]), in: .group, ifMatch: nil, context: c)
+            }
+            #expect(try await setup.drain() == ["POST /memberships": 1, "POST /groups": 1, "POST /groups/change_permissions": 1])
+            let upstream = try #require(try await setup.backend.read { try await $0.upstreamLink(id: group) }?.upstreamID)
+            #expect(setup.emulator.withModel { $0.groups[upstream]?.memberIDs.count } == 2)
+            // A rename then a rename: one PUT.
+            for name in ["Crew 2", "Crew 3"] {
+                _ = try await s.patch(
+                    id: group,
+                    operations: Self.patch([["op": "replace", "path": "displayName", "value": .string(name)]]),
+                    in: .group,
+                    ifMatch: nil,
+                    context: c
+                )
+            }
+            #expect(try await setup.drain() == ["PUT /groups/{id}": 1])
+            #expect(setup.emulator.withModel { $0.groups[upstream]?.name } == "Crew 3")
+            // Deactivate and reactivate between deliveries: a DELETE, then a POST and the return to its group.
+            _ = try await s.patch(
+                id: dan,
+                operations: Self.patch([["op": "replace", "path": "active", "value": false]]),
+                in: .user,
+                ifMatch: nil,
+                context: c
+            )
+            #expect(try await setup.drain() == ["DELETE /memberships/{id}": 1])
+            _ = try await s.patch(
+                id: dan,
+                operations: Self.patch([["op": "replace", "path": "active", "value": true]]),
+                in: .user,
+                ifMatch: nil,
+                context: c
+            )
+            #expect(try await setup.drain() == ["POST /memberships": 1, "POST /groups/change_permissions": 1])
+            #expect(setup.emulator.withModel { $0.groups[upstream]?.memberIDs.count } == 2)
+        }
+    }
+
+    @Test func eachOrganizationIsDeliveredInOrder() async throws {
+        try await withQueued { setup in
+            let ids = try await (0..<5).asyncMap { try await setup.service.create(Self.user("user\($0)"), in: .user, context: setup.context).id }
+            #expect(try await setup.pending().map(\.resourceID) == ids)
+            _ = try await setup.drain()
+            let order = setup.emulator.withModel { $0.memberships(of: setup.org).map { $0.createdAt.isEmpty ? "" : "" } }
+            #expect(order.count == 6)
+            let emails = setup.emulator.withModel { model in model.memberships(of: setup.org).compactMap { model.users[$0.userID]?.email } }
+            #expect(emails == ["owner@example.com"] + (0..<5).map { "user\($0)@contoso.test" })
+        }
+    }
+
+    /// The POST landed but its answer was lost: the member is looked for before anything is sent again.
+    @Test func aLostAnswerIsCheckedBeforeTheRetrySoNothingIsDuplicated() async throws {
+        try await withQueued { setup in
+            _ = try await setup.service.create(Self.user("erin"), in: .user, context: setup.context)
+            setup.emulator.behaviour.loseAnswerNext = 1
+            #expect(try await setup.drain() == ["POST /memberships": 1, "GET /memberships": 1])
+            #expect(try await setup.pending().isEmpty)
+            #expect(setup.emulator.withModel { $0.memberships(of: setup.org).count } == 2)
+        }
+    }
+
+    @Test func a429StormDelaysButNeverDrops() async throws {
+        try await withQueued { setup in
+            _ = try await setup.service.create(Self.user("fay"), in: .user, context: setup.context)
+            setup.emulator.behaviour.throttleNext = 1000
+            for _ in 0..<3 {
+                _ = try await setup.drain()
+                _ = try await setup.backend.retryOutbox(sequence: nil)
+            }
+            #expect(try await setup.pending().count == 1)
+            #expect(try await setup.backend.outbox(organizationID: setup.org, parkedOnly: true).isEmpty)
+            setup.emulator.behaviour.throttleNext = 0
+            _ = try await setup.drain()
+            #expect(try await setup.pending().isEmpty)
+            #expect(setup.emulator.withModel { $0.membership(email: "fay@contoso.test", organizationID: setup.org) } != nil)
+        }
+    }
+
+    /// Fulcrum refuses after the identity provider was answered: the entry is parked and the user reads back
+    /// inactive with the reason, where Entra's provisioning logs show it.
+    @Test func aRefusalAfterTheFactIsParkedAndShownOnTheUser() async throws {
+        try await withQueued { setup in
+            let id = try await setup.service.create(Self.user("gil"), in: .user, context: setup.context).id
+            // Meanwhile an administrator adds gil in Fulcrum itself.
+            setup.emulator.withModel { model in
+                _ = try? model.addMembership(
+                    organizationID: setup.org,
+                    email: "gil@contoso.test",
+                    firstName: nil,
+                    lastName: nil,
+                    roleID: nil,
+                    managed: false
+                )
+            }
+            _ = try await setup.drain()
+            let parked = try await setup.backend.outbox(organizationID: setup.org, parkedOnly: true)
+            #expect(parked.map(\.resourceID) == [id])
+            #expect(parked.first?.lastError?.contains("gil@contoso.test") == true)
+            let user = try await setup.service.get(id: id, in: .user, projection: .all, context: setup.context).body
+            #expect(user[attribute: "active"] == false)
+            #expect(
+                user[attribute: FulcrumBackend.extensionSchema]?[attribute: "provisioningError"]?.stringValue?.contains("gil@contoso.test") == true
+            )
+        }
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
