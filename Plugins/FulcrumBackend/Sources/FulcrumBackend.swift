@@ -279,6 +279,8 @@ public struct FulcrumBackend: BackendAdapter {
             sessions[digest] = (expires, session)
         }
         state.resolving.withLock { _ = $0.removeValue(forKey: digest) }
+        // Deliveries waiting for this organization's token (after a restart) can go now.
+        if configuration.delivery == .queued { queue.wake() }
         return session.principal
     }
 
