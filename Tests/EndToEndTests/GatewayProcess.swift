@@ -2,6 +2,108 @@ import Foundation
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// glibc has both, but Swift's Glibc module is imported without _GNU_SOURCE.
+@_silgen_name("pipe2")
+private func pipe2(_ descriptors: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+@_silgen_name("posix_spawn_file_actions_addchdir_np")
+private func posix_spawn_file_actions_addchdir_np(
+    _ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>,
+    _ path: UnsafePointer<CChar>
+) -> Int32
+
+/// A child process started with `posix_spawn`.
+///
+/// Not Foundation's `Process`: on this toolchain `Process.run()` over-reads a `dirent` while it lists `/proc/self/fd`
+/// and crashes the whole test process about one run in five (swift-corelibs-foundation pull request 5472, fixed after
+/// Swift 6.3.1).
+struct ChildProcess: Sendable {
+    let pid: pid_t
+    /// The read ends of the child's standard output and (when captured) standard error.
+    let stdout: FileHandle
+    let stderr: FileHandle?
+
+    enum SpawnError: Error {
+        case failed(String, Int32)
+    }
+
+    init(executable: URL, arguments: [String], directory: URL, captureStandardError: Bool) throws {
+        func pipe() throws -> (read: Int32, write: Int32) {
+            var fds: [Int32] = [0, 0]
+            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SpawnError.failed("pipe2", errno) }
+            return (fds[0], fds[1])
+        }
+        let out = try pipe()
+        let err = try captureStandardError ? pipe() : nil
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addchdir_np(&actions, directory.path)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out.write, 1)
+        if let err {
+            posix_spawn_file_actions_adddup2(&actions, err.write, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        // The child starts with default signal handling and nothing blocked, whatever the test process set up.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable.path, &actions, &attributes, argv, environ)
+        close(out.write)
+        if let err { close(err.write) }
+        guard status == 0 else {
+            close(out.read)
+            if let err { close(err.read) }
+            throw SpawnError.failed("posix_spawn \(executable.path)", status)
+        }
+        self.pid = pid
+        self.stdout = FileHandle(fileDescriptor: out.read, closeOnDealloc: true)
+        self.stderr = err.map { FileHandle(fileDescriptor: $0.read, closeOnDealloc: true) }
+    }
+
+    /// Waits for the child on a thread of its own (waitpid blocks); its exit status, or the signal that ended it
+    /// (as Foundation's `terminationStatus`).
+    /// `beforeReaping` runs once the child has ended but while its pid is still reserved.
+    func exitStatus(beforeReaping: @escaping @Sendable () -> Void = {}) async -> Int32 {
+        let pid = pid
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+                beforeReaping()
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+                let signal = status & 0x7f
+                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : signal)
+            }
+        }
+    }
+
+    /// Reads `handle` to its end on a thread of its own.
+    static func readAll(_ handle: FileHandle) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
+        }
+    }
+}
+
 /// The built `scim-gateway` executable, run as a child process the way an operator runs it.
 struct GatewayProcess: Sendable {
     /// `.build/<triple>/debug/scim-gateway`, beside the test bundle.
@@ -31,42 +133,26 @@ struct GatewayProcess: Sendable {
 
     /// Runs a command to completion.
     static func run(_ arguments: [String], in directory: URL) async throws -> Result {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return Result(status: status, stdout: stdout, stderr: stderr)
+        let child = try ChildProcess(executable: executable, arguments: arguments, directory: directory, captureStandardError: true)
+        async let stdout = ChildProcess.readAll(child.stdout)
+        async let stderr = ChildProcess.readAll(child.stderr!)
+        let status = await child.exitStatus()
+        return Result(status: status, stdout: await stdout, stderr: await stderr)
     }
 
     /// A running `serve`.
     final class Server: Sendable {
-        let process: Process
+        let child: ChildProcess
         let lines: AsyncStream<String>
         let output = Mutex<[String]>([])
-        let exit: AsyncStream<Int32>
+        let exited: Task<Int32, Never>
+        let ended = Ended()
 
         init(arguments: [String], directory: URL, executable: URL = GatewayProcess.executable) throws {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            process.currentDirectoryURL = directory
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
+            child = try ChildProcess(executable: executable, arguments: arguments, directory: directory, captureStandardError: false)
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-            let (exit, exitContinuation) = AsyncStream.makeStream(of: Int32.self)
             let buffer = Mutex(Data())
-            out.fileHandleForReading.readabilityHandler = { handle in
+            child.stdout.readabilityHandler = { handle in
                 let chunk = handle.availableData
                 if chunk.isEmpty {
                     handle.readabilityHandler = nil
@@ -84,16 +170,15 @@ struct GatewayProcess: Sendable {
                 }
                 for line in complete { continuation.yield(line) }
             }
-            process.terminationHandler = { exitContinuation.yield($0.terminationStatus) }
-            self.process = process
             self.lines = lines
-            self.exit = exit
-            try process.run()
+            let (child, ended) = (child, ended)
+            exited = Task { await child.exitStatus { ended.value.withLock { $0 = true } } }
         }
 
-        /// A test that fails half-way must not leave a gateway running: stop the one this started.
+        /// A test that fails half-way must not leave a gateway running: stop the one this started, unless it has
+        /// ended (its pid may then belong to another process).
         deinit {
-            if process.isRunning { process.terminate() }
+            if !ended.value.withLock({ $0 }) { kill(child.pid, SIGTERM) }
         }
 
         /// Reads output until a line starts with `prefix`; returns every line read so far.
@@ -108,11 +193,14 @@ struct GatewayProcess: Sendable {
             throw GatewayProcessError.exitedEarly(output.withLock { $0 })
         }
 
-        func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+        func signal(_ signal: Int32) {
+            if !ended.value.withLock({ $0 }) { kill(child.pid, signal) }
+        }
 
-        func waitForExit() async -> Int32 {
-            for await status in exit { return status }
-            return -1
+        func waitForExit() async -> Int32 { await exited.value }
+
+        final class Ended: Sendable {
+            let value = Mutex(false)
         }
     }
 
