@@ -5,6 +5,7 @@ from collections import defaultdict
 
 results_path, runs, seconds, gateway_rss, scale_lines, sync_lines = sys.argv[1:7]
 fulcrum_lines = sys.argv[7] if len(sys.argv) > 7 else ""
+queued_lines = sys.argv[8] if len(sys.argv) > 8 else ""
 rows = defaultdict(list)
 for line in open(results_path):
     name, connections, run, rps, p50, p99, errors, requests = line.rstrip("\n").split("\t")
@@ -41,6 +42,12 @@ if fulcrum_lines.strip():
     print("| run | result | gateway peak RSS | Fulcrum calls (/_emulator/stats) |")
     print("|---|---|---|---|")
     print(fulcrum_lines.rstrip())
+
+if queued_lines.strip():
+    print("\nInitial sync, fulcrum backend with queued delivery:\n")
+    print("| Fulcrum limit | identity provider's side | outbox | Fulcrum calls (/_emulator/stats) |")
+    print("|---|---|---|---|")
+    print(queued_lines.rstrip())
 
 if scale_lines.strip():
     print("\nScale: `userName eq` at 64 connections on a store seeded with N members:\n")

@@ -181,6 +181,53 @@ if [ "$SYNC" = 1 ]; then
   done
 fi
 
+# ---- initial sync, queued delivery --------------------------------------------------------------------------
+# delivery: queued. First at Fulcrum's real limit (5,000 calls an hour): how long the identity provider's side takes
+# and what waits in the outbox. Then at a raised limit: how long the outbox takes to drain, its calls and the
+# gateway's memory while it drains.
+QUEUED_LINES=""
+queued_stack() {  # DIR CALLS_PER_HOUR
+  mkdir -p "$1"
+  "$EMULATOR" serve --port 0 --seed "$ROOT/Samples/fulcrum-seed.yaml" --calls-per-hour "$2" > "$1/emulator.out" 2>&1 &
+  EM_PID=$!; PIDS+=("$EM_PID")
+  for _ in $(seq 1 600); do grep -q "^fulcrum-emulator listening" "$1/emulator.out" 2>/dev/null && break; sleep 0.1; done
+  EM_PORT="$(sed -n 's/^fulcrum-emulator listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$1/emulator.out")"
+  sed -e 's/level: info/level: warning/' \
+      -e 's/\(perToken\|perOrganization\|global\|perAddress\): { requestsPerSecond: [0-9.]*, burst: [0-9]* }/\1: { requestsPerSecond: 1000000, burst: 1000000 }/' \
+      -e "s|127.0.0.1:8080/api/v2|127.0.0.1:$EM_PORT/api/v2|" -e "s/callsPerHour: 5000 /delivery: queued\n    callsPerHour: $2 /" \
+      "$ROOT/Samples/gateway.fulcrum.yaml" > "$1/gateway.yaml"
+  start_gateway "$1"
+}
+outbox_size() { "$BIN" outbox list --config "$1/gateway.yaml" | awk 'NR > 1 && $0 !~ /outbox is empty/' | wc -l; }
+if [ "$SYNC" = 1 ]; then
+  echo "== initial sync, fulcrum backend, queued delivery" >&2
+  DIR="$WORK/queued-real"; queued_stack "$DIR" 5000
+  output="$("$BENCH" sync --port "$GW_PORT" --token acme-owner-token --certificate "$DIR/data/tls/dev-certificate.pem" \
+    --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
+    || { echo "benchmarks: the queued sync failed:" >&2; echo "$output" >&2; exit 1; }
+  line="$(tr '\n' ' ' <<< "$output")"
+  waiting="$(outbox_size "$DIR")"; stats="$(curl -s "http://127.0.0.1:$EM_PORT/_emulator/stats")"
+  stop_gateway; kill "$EM_PID" 2>/dev/null || true; wait "$EM_PID" 2>/dev/null || true
+  QUEUED_LINES+="| 5,000/h | $line | $waiting records waiting | \`$stats\` |"$'\n'
+  echo "  queued sync at 5,000/h: $line; outbox $waiting; Fulcrum calls so far: $stats" >&2
+
+  DIR="$WORK/queued-raised"; queued_stack "$DIR" 100000000
+  output="$("$BENCH" sync --port "$GW_PORT" --token acme-owner-token --certificate "$DIR/data/tls/dev-certificate.pem" \
+    --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
+    || { echo "benchmarks: the queued sync failed:" >&2; echo "$output" >&2; exit 1; }
+  line="$(tr '\n' ' ' <<< "$output")"
+  start_rss="$(rss_kib "$GW_PID" VmRSS)"; drain_start="$(date +%s%N)"; max_rss="$start_rss"
+  while [ "$(outbox_size "$DIR")" -gt 0 ]; do
+    rss="$(rss_kib "$GW_PID" VmRSS)"; [ "$rss" -gt "$max_rss" ] && max_rss="$rss"
+    sleep 0.5
+  done
+  drain_ms=$(( ($(date +%s%N) - drain_start) / 1000000 )); drain="$((drain_ms / 1000)).$(printf '%03d' $((drain_ms % 1000)))"
+  stats="$(curl -s "http://127.0.0.1:$EM_PORT/_emulator/stats")"
+  stop_gateway; kill "$EM_PID" 2>/dev/null || true; wait "$EM_PID" 2>/dev/null || true
+  QUEUED_LINES+="| raised | $line | drained ${drain} s after the sync; RSS $((start_rss / 1024)) → max $((max_rss / 1024)) MiB | \`$stats\` |"$'\n'
+  echo "  queued sync, raised limit: $line; drained ${drain} s after; RSS $((start_rss / 1024)) -> max $((max_rss / 1024)) MiB; Fulcrum calls: $stats" >&2
+fi
+
 # ---- scale --------------------------------------------------------------------------------------------------
 SCALE_LINES=""
 if [ "$SCALE" = 1 ]; then
@@ -201,7 +248,7 @@ fi
 # ---- report -------------------------------------------------------------------------------------------------
 mkdir -p "$HERE/.results"
 REPORT="$HERE/.results/$(date -u +%Y%m%dT%H%M%SZ).md"
-python3 "$HERE/report.py" "$RESULTS" "$RUNS" "$SECONDS_PER" "${GATEWAY_RSS:-0}" "$SCALE_LINES" "$SYNC_LINES" "$FULCRUM_LINES" | tee "$REPORT"
+python3 "$HERE/report.py" "$RESULTS" "$RUNS" "$SECONDS_PER" "${GATEWAY_RSS:-0}" "$SCALE_LINES" "$SYNC_LINES" "$FULCRUM_LINES" "$QUEUED_LINES" | tee "$REPORT"
 echo "report: $REPORT" >&2
 # Smoke runs fail on any error, so the harness cannot rot silently.
 if [ "$SMOKE" = 1 ] && awk -F'\t' '$7 != 0 { bad = 1 } END { exit bad ? 0 : 1 }' "$RESULTS"; then
