@@ -195,6 +195,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            testDependencies: ["FulcrumEmulator", .product(name: "Hummingbird", package: "hummingbird")]
+            testDependencies: ["FulcrumEmulator", log, metrics, lifecycle, .product(name: "Hummingbird", package: "hummingbird")]
         )
 )

@@ -85,6 +85,9 @@ public protocol BackendAdapter: Sendable {
     func authenticate(token: BearerToken, context: GatewayContext) async throws -> Principal
     /// Answers whether the store can serve writes and reads (for `/readyz`).
     func checkReadiness() async throws
+    /// Lines `/readyz` prints below its verdict: what an operator wants to see at a glance, such as a delivery
+    /// backlog. Informative only: readiness is ``checkReadiness()``. The default has none.
+    func readinessDetail() async -> [String]
     /// Releases what the backend holds, for commands that run without a service group. Safe to call twice.
     func close() async
 
@@ -109,6 +112,7 @@ public protocol BackendAdapter: Sendable {
 
 extension BackendAdapter {
     public var services: [any Service] { [] }
+    public func readinessDetail() async -> [String] { [] }
     public var administration: (any DirectoryAdministration)? { SimulatedFulcrum(backend: self) }
     public func close() async {}
 

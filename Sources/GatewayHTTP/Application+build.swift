@@ -36,7 +36,8 @@ public func buildRouter(pipeline: Pipeline, backend: any BackendAdapter, server:
     router.get("/readyz") { _, context -> Response in
         do {
             try await backend.checkReadiness()
-            return Response(status: .ok, body: .init(byteBuffer: .init(string: "ready\n")))
+            let detail = await backend.readinessDetail().map { "\($0)\n" }.joined()
+            return Response(status: .ok, body: .init(byteBuffer: .init(string: "ready\n" + detail)))
         } catch {
             context.logger.warning("store not ready", metadata: ["error.message": "\(error)"])
             return Response(status: .serviceUnavailable, body: .init(byteBuffer: .init(string: "store unavailable\n")))

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 public import GatewayCore
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -127,6 +128,7 @@ public struct FulcrumBackend: BackendAdapter {
     let state: SharedState
     let logger: Logger
     let queue = DeliveryQueue()
+    let metrics: any MetricsFactory
 
     /// What every copy of the backend shares: the token cache and Fulcrum's member lists.
     final class SharedState: Sendable {
@@ -134,6 +136,9 @@ public struct FulcrumBackend: BackendAdapter {
         /// Resolutions under way, so concurrent requests with an expired token make one `users.json` call, not one each.
         let resolving = Mutex<[String: Task<Session, any Error>]>([:])
         let memberLists = Mutex<[String: (fetched: ContinuousClock.Instant, members: [UpstreamMember])]>([:])
+        /// The organizations the backlog gauges last showed, so one that emptied is set to 0.
+        let reportedBacklog = Mutex<Set<String>>([])
+        let backlogReported = Mutex<ContinuousClock.Instant?>(nil)
     }
 
     public init(configuration: Configuration, context: PluginContext) async throws {
@@ -180,6 +185,7 @@ public struct FulcrumBackend: BackendAdapter {
             )
         )
         logger = context.logger
+        metrics = context.metricsFactory
         client = FulcrumClient(
             http: http,
             baseURL: configuration.baseURL.hasSuffix("/") ? String(configuration.baseURL.dropLast()) : configuration.baseURL,
@@ -205,6 +211,17 @@ public struct FulcrumBackend: BackendAdapter {
     }
 
     public func checkReadiness() async throws { try await ledger.checkReadiness() }
+
+    /// With queued delivery: the backlog per organization (`outbox ORG: N waiting, oldest Ts, P parked`).
+    public func readinessDetail() async -> [String] {
+        guard configuration.delivery == .queued else { return [] }
+        guard let backlog = try? await backlog() else { return ["outbox: unreadable"] }
+        guard !backlog.isEmpty else { return ["outbox: empty"] }
+        return backlog.map { item in
+            let age = item.oldest.map { ", oldest \(Int(Date().timeIntervalSince($0)))s" } ?? ""
+            return "outbox \(item.organizationID): \(item.waiting) waiting\(age), \(item.parked) parked"
+        }
+    }
 
     // MARK: Transactions: reads from the ledger, writes through Fulcrum
 

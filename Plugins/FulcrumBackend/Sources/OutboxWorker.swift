@@ -1,6 +1,7 @@
-import Foundation
+public import Foundation
 public import GatewayCore
 import Logging
+import Metrics
 import NIOHTTP1
 import SCIMCore
 import SQLiteBackend
@@ -23,11 +24,22 @@ final class DeliveryQueue: Sendable {
     /// The earliest time a waiting entry may be tried, so a wake-up is scheduled once.
     let scheduled = Mutex<ContinuousClock.Instant?>(nil)
 
+    /// Set on graceful shutdown: no new delivery starts.
+    private let stopped = Mutex(false)
+
     init() {
         (wakeups, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func wake() { continuation.yield() }
+
+    var isStopping: Bool { stopped.withLock { $0 } }
+
+    /// Ends the wake-ups; the delivery under way finishes, no other starts.
+    func stop() {
+        stopped.withLock { $0 = true }
+        continuation.finish()
+    }
 
     /// Wakes the worker at `instant` (unless one is due earlier).
     func wake(at instant: ContinuousClock.Instant) {
@@ -45,29 +57,53 @@ final class DeliveryQueue: Sendable {
     }
 }
 
+/// The delivery worker, run by the gateway's service group. On graceful shutdown (SIGTERM) it starts no new
+/// delivery and lets the one under way finish, for at most one call's timeout (`timeoutSeconds`); then it is
+/// cancelled, and an entry cut off mid-call is verified against Fulcrum on its next attempt. The rest stays queued.
 struct OutboxWorker: Service {
     let backend: FulcrumBackend
 
     func run() async throws {
-        backend.queue.wake()
-        // Entries changed by `scim-gateway outbox retry` in another process are picked up within half a minute.
-        let ticker = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(30))
-                backend.queue.wake()
-            }
-        }
-        defer { ticker.cancel() }
-        await cancelWhenGracefulShutdown {
-            for await _ in backend.queue.wakeups {
+        let (backend, queue) = (backend, backend.queue)
+        let deliveries = Task {
+            queue.wake()
+            for await _ in queue.wakeups {
                 do {
                     try await backend.drain()
                 } catch {
+                    // A failure because the worker was cut off at shutdown is not worth a warning.
+                    guard !queue.isStopping else { break }
                     backend.logger.warning("outbox drain failed; retrying", metadata: ["error.message": "\(error)"])
-                    backend.queue.wake(at: .now + .seconds(1))
+                    queue.wake(at: .now + .seconds(1))
                 }
+                await backend.reportBacklog()
             }
         }
+        // Entries changed by `scim-gateway outbox retry` in another process are picked up within half a minute;
+        // the backlog gauges are refreshed as often.
+        let ticker = Task {
+            while !Task.isCancelled, !queue.isStopping {
+                try await Task.sleep(for: .seconds(30))
+                queue.wake()
+            }
+        }
+        defer { ticker.cancel() }
+        let grace = Duration.seconds(backend.configuration.timeoutSeconds)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await deliveries.value
+            } onGracefulShutdown: {
+                queue.stop()
+                Task {
+                    try await Task.sleep(for: grace)
+                    deliveries.cancel()
+                }
+            }
+        } onCancel: {
+            deliveries.cancel()
+        }
+        let waiting = (try? await backend.backlog())?.map(\.waiting).reduce(0, +) ?? 0
+        backend.logger.info("outbox worker stopped", metadata: ["outbox.waiting": "\(waiting)"])
     }
 }
 
@@ -82,7 +118,7 @@ extension FulcrumBackend {
     /// token the gateway has not seen since it started) waits as a whole, so its order holds.
     func drain() async throws {
         // Deliveries may queue more (a rejoined member's groups): pass again until a pass delivers nothing.
-        while try await drainOnce() > 0 {}
+        while !queue.isStopping, try await drainOnce() > 0 {}
     }
 
     func drainOnce() async throws -> Int {
@@ -97,6 +133,7 @@ extension FulcrumBackend {
         for organizationID in organizations {
             guard let session = latestSession(organizationID: organizationID) else { continue }
             for entry in byOrganization[organizationID] ?? [] {
+                if queue.isStopping { return delivered }
                 if let notBefore = entry.notBefore, let due = Timestamp.parse(notBefore), due > Date() {
                     queue.wake(at: .now + .milliseconds(Int(due.timeIntervalSinceNow * 1000) + 1))
                     break
@@ -353,9 +390,64 @@ extension FulcrumBackend {
     static let extensionSchema = "urn:ietf:params:scim:schemas:extension:fulcrum-gateway:2.0:Delivery"
 }
 
-// MARK: Operators (scim-gateway outbox …)
+// MARK: Operators (scim-gateway outbox …, /readyz, metrics)
+
+/// What waits in the outbox for one organization.
+public struct OutboxBacklog: Sendable, Hashable {
+    public var organizationID: String
+    /// Entries not parked (due now or waiting for a retry).
+    public var waiting: Int
+    public var parked: Int
+    /// When the oldest waiting entry was queued.
+    public var oldest: Date?
+}
 
 extension FulcrumBackend {
+    /// The backlog per organization, organizations in id order; an organization with nothing queued is absent.
+    public func backlog() async throws -> [OutboxBacklog] {
+        let entries = try await ledger.read { try await $0.outboxEntries(organizationID: nil, parked: nil) }
+        var byOrganization: [String: OutboxBacklog] = [:]
+        for entry in entries {
+            var item = byOrganization[entry.organizationID] ?? OutboxBacklog(organizationID: entry.organizationID, waiting: 0, parked: 0)
+            if entry.parked {
+                item.parked += 1
+            } else {
+                item.waiting += 1
+                if let created = Timestamp.parse(entry.createdAt), item.oldest.map({ created < $0 }) ?? true { item.oldest = created }
+            }
+            byOrganization[entry.organizationID] = item
+        }
+        return byOrganization.values.sorted { $0.organizationID < $1.organizationID }
+    }
+
+    /// Sets the gauges `scim_gateway.outbox.entries` (by organization and state: waiting, parked) and
+    /// `scim_gateway.outbox.oldest_seconds` (by organization); an organization whose backlog emptied reads 0. At most
+    /// once a second: a sync wakes the worker on every write.
+    func reportBacklog() async {
+        let due = state.backlogReported.withLock { last in
+            guard last.map({ .now - $0 >= .seconds(1) }) ?? true else { return false }
+            last = .now
+            return true
+        }
+        guard due, let backlog = try? await backlog() else { return }
+        let now = Date()
+        let current = Set(backlog.map(\.organizationID))
+        let emptied = state.reportedBacklog.withLock { reported in
+            defer { reported = current }
+            return reported.subtracting(current)
+        }
+        let rows = backlog + emptied.map { OutboxBacklog(organizationID: $0, waiting: 0, parked: 0) }
+        for item in rows {
+            let organization = ("organization", item.organizationID)
+            Gauge(label: "scim_gateway.outbox.entries", dimensions: [organization, ("state", "waiting")], factory: metrics)
+                .record(item.waiting)
+            Gauge(label: "scim_gateway.outbox.entries", dimensions: [organization, ("state", "parked")], factory: metrics)
+                .record(item.parked)
+            Gauge(label: "scim_gateway.outbox.oldest_seconds", dimensions: [organization], factory: metrics)
+                .record(item.oldest.map { now.timeIntervalSince($0) } ?? 0)
+        }
+    }
+
     public func outbox(organizationID: String?, parkedOnly: Bool) async throws -> [OutboxEntry] {
         try await ledger.read { try await $0.outboxEntries(organizationID: organizationID, parked: parkedOnly ? true : nil) }
     }

@@ -2,8 +2,12 @@ import Foundation
 import FulcrumEmulator
 import GatewayCore
 import GatewayTesting
+import Logging
+import Metrics
 import SCIMCore
 import SQLiteBackend
+import ServiceLifecycle
+import Synchronization
 import Testing
 
 @testable import FulcrumBackend
@@ -227,6 +231,138 @@ import Testing
             )
         }
     }
+}
+
+extension QueuedDeliveryTests {
+    /// The backlog per organization: in `/readyz`'s detail, and as gauges that fall to 0 once it drains.
+    @Test func theBacklogShowsInReadinessAndAsGauges() async throws {
+        try await withQueued { setup in
+            for name in ["hal", "ida"] { _ = try await setup.service.create(Self.user(name), in: .user, context: setup.context) }
+            let backlog = try await setup.backend.backlog()
+            #expect(backlog.map(\.organizationID) == [setup.org])
+            #expect(backlog.first?.waiting == 2)
+            #expect(backlog.first?.parked == 0)
+            let detail = await setup.backend.readinessDetail()
+            #expect(detail.count == 1)
+            #expect(detail.first?.hasPrefix("outbox \(setup.org): 2 waiting, oldest ") == true)
+            #expect(detail.first?.hasSuffix(", 0 parked") == true)
+
+            let gauges = RecordingMetrics()
+            let backend = try await FulcrumBackend(
+                configuration: setup.backend.configuration,
+                context: .test(directory: setup.fixture.folder, metricsFactory: gauges)
+            )
+            await backend.reportBacklog()
+            #expect(gauges.last("scim_gateway.outbox.entries", ["organization": setup.org, "state": "waiting"]) == 2)
+            #expect(gauges.last("scim_gateway.outbox.entries", ["organization": setup.org, "state": "parked"]) == 0)
+            #expect((gauges.last("scim_gateway.outbox.oldest_seconds", ["organization": setup.org]) ?? -1) >= 0)
+            _ = try await setup.drain()
+            backend.state.backlogReported.withLock { $0 = nil }
+            await backend.reportBacklog()
+            #expect(gauges.last("scim_gateway.outbox.entries", ["organization": setup.org, "state": "waiting"]) == 0)
+            #expect(await setup.backend.readinessDetail() == ["outbox: empty"])
+            await backend.close()
+        }
+    }
+
+    /// SIGTERM while the worker delivers: the call under way finishes and is recorded, nothing new starts, the rest
+    /// stays queued for the next start.
+    @Test func gracefulShutdownFinishesTheDeliveryUnderWayAndKeepsTheRest() async throws {
+        try await withQueued { setup in
+            for name in ["jon", "kim", "lea"] { _ = try await setup.service.create(Self.user(name), in: .user, context: setup.context) }
+            setup.emulator.behaviour.latencyMilliseconds = 300
+            let before = setup.emulator.stats.requests
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let group = ServiceGroup(services: [OutboxWorker(backend: setup.backend)], logger: logger)
+            let running = Task { try await group.run() }
+            // Waiting for the first POST to reach Fulcrum (it is then held 300 ms), not for time to pass.
+            while setup.emulator.stats.requests == before { try await Task.sleep(for: .milliseconds(5)) }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(setup.emulator.stats.requests == before + 1)
+            let pending = try await setup.pending()
+            #expect(pending.count == 2)
+            #expect(pending.allSatisfy { $0.attempts == 0 })
+            let delivered = setup.emulator.withModel { model in
+                ["jon", "kim", "lea"].filter { model.membership(email: "\($0)@contoso.test", organizationID: setup.org) != nil }
+            }
+            #expect(delivered == ["jon"])
+        }
+    }
+
+    /// A Fulcrum that never answers does not hold the shutdown beyond one call's timeout, however many retries the
+    /// client would make (a name change is a PUT, retried here 10 times of 1 s each); the entry stays queued.
+    @Test func gracefulShutdownIsBoundedByOneCallsTimeout() async throws {
+        try await withQueued { setup in
+            let id = try await setup.service.create(Self.user("max"), in: .user, context: setup.context).id
+            _ = try await setup.drain()
+            _ = try await setup.service.patch(
+                id: id,
+                operations: Self.patch([["op": "replace", "path": "name.givenName", "value": "Maxime"]]),
+                in: .user,
+                ifMatch: nil,
+                context: setup.context
+            )
+            var configuration = setup.backend.configuration
+            configuration.timeoutSeconds = 1
+            configuration.retries = 10
+            let backend = try await FulcrumBackend(configuration: configuration, context: .test(directory: setup.fixture.folder))
+            _ = try await backend.authenticate(token: BearerToken(setup.fixture.token), context: .test())
+            setup.emulator.behaviour.hangNext = 1000
+            let before = setup.emulator.stats.requests
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let group = ServiceGroup(services: [OutboxWorker(backend: backend)], logger: logger)
+            let running = Task { try await group.run() }
+            while setup.emulator.stats.requests == before { try await Task.sleep(for: .milliseconds(5)) }
+            let shutdown = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await running.value
+            // 1 s of grace; without it the client would go on for 11 s. The margin is for a loaded machine.
+            #expect(ContinuousClock.now - shutdown < .seconds(8))
+            let pending = try await setup.pending()
+            #expect(pending.count == 1)
+            #expect(pending.first?.attempts == 1)
+            #expect(pending.first?.parked == false)
+            await backend.close()
+        }
+    }
+}
+
+/// A metrics factory that keeps the last value of every gauge.
+final class RecordingMetrics: MetricsFactory, Sendable {
+    let values = Mutex<[String: Double]>([:])
+
+    static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
+        ([label] + dimensions.sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }).joined(separator: ",")
+    }
+
+    func last(_ label: String, _ dimensions: [String: String]) -> Double? {
+        values.withLock { $0[Self.key(label, dimensions.map { ($0.key, $0.value) })] }
+    }
+
+    final class Handler: RecorderHandler, Sendable {
+        let key: String
+        let owner: RecordingMetrics
+
+        init(key: String, owner: RecordingMetrics) {
+            self.key = key
+            self.owner = owner
+        }
+
+        func record(_ value: Int64) { record(Double(value)) }
+        func record(_ value: Double) { owner.values.withLock { $0[key] = value } }
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        Handler(key: Self.key(label, dimensions), owner: self)
+    }
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler { NOOPMetricsHandler.instance }
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler { NOOPMetricsHandler.instance }
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
 }
 
 extension Sequence {
