@@ -22,9 +22,11 @@ private func posix_spawn_file_actions_addchdir_np(
 /// Swift 6.3.1).
 struct ChildProcess: Sendable {
     let pid: pid_t
-    /// The read ends of the child's standard output and (when captured) standard error.
-    let stdout: FileHandle
-    let stderr: FileHandle?
+    /// The read ends of the child's standard output and (when captured) standard error, read with ``read(_:chunk:)``
+    /// (blocking reads on a thread of their own: no dispatch source, which libdispatch on Linux can trip over when
+    /// the descriptor closes).
+    let stdout: Int32
+    let stderr: Int32?
 
     enum SpawnError: Error {
         case failed(String, Int32)
@@ -74,8 +76,8 @@ struct ChildProcess: Sendable {
             throw SpawnError.failed("posix_spawn \(executable.path)", status)
         }
         self.pid = pid
-        self.stdout = FileHandle(fileDescriptor: out.read, closeOnDealloc: true)
-        self.stderr = err.map { FileHandle(fileDescriptor: $0.read, closeOnDealloc: true) }
+        self.stdout = out.read
+        self.stderr = err?.read
     }
 
     /// Waits for the child on a thread of its own (waitpid blocks); its exit status, or the signal that ended it
@@ -96,15 +98,35 @@ struct ChildProcess: Sendable {
         }
     }
 
-    /// Reads `handle` to its end on a thread of its own.
-    static func readAll(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
+    /// Reads `descriptor` to its end on a thread of its own, handing each chunk to `chunk`, then closes it.
+    static func read(_ descriptor: Int32, chunk: @escaping @Sendable ([UInt8]) -> Void, end: @escaping @Sendable () -> Void) {
+        Thread.detachNewThread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                chunk(Array(buffer[0..<count]))
+            }
+            close(descriptor)
+            end()
         }
+    }
+
+    /// Reads `descriptor` to its end; the text read.
+    static func readAll(_ descriptor: Int32) async -> String {
+        let buffer = Buffer()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            read(descriptor, chunk: { bytes in buffer.bytes.withLock { $0 += bytes } }, end: { continuation.resume() })
+        }
+        return String(decoding: buffer.bytes.withLock { $0 }, as: UTF8.self)
+    }
+
+    final class Buffer: Sendable {
+        let bytes = Mutex<[UInt8]>([])
     }
 }
 
-/// The built `scim-gateway` executable, run as a child process the way an operator runs it.
 struct GatewayProcess: Sendable {
     /// `.build/<triple>/debug/scim-gateway`, beside the test bundle.
     static let executable = built("scim-gateway")
@@ -151,25 +173,23 @@ struct GatewayProcess: Sendable {
         init(arguments: [String], directory: URL, executable: URL = GatewayProcess.executable) throws {
             child = try ChildProcess(executable: executable, arguments: arguments, directory: directory, captureStandardError: false)
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-            let buffer = Mutex(Data())
-            child.stdout.readabilityHandler = { handle in
-                let chunk = handle.availableData
-                if chunk.isEmpty {
-                    handle.readabilityHandler = nil
-                    continuation.finish()
-                    return
-                }
-                let complete: [String] = buffer.withLock { data in
-                    data.append(chunk)
-                    var found: [String] = []
-                    while let newline = data.firstIndex(of: 0x0A) {
-                        found.append(String(decoding: data[data.startIndex..<newline], as: UTF8.self))
-                        data.removeSubrange(data.startIndex...newline)
+            let buffer = ChildProcess.Buffer()
+            ChildProcess.read(
+                child.stdout,
+                chunk: { chunk in
+                    let complete: [String] = buffer.bytes.withLock { data in
+                        data += chunk
+                        var found: [String] = []
+                        while let newline = data.firstIndex(of: 0x0A) {
+                            found.append(String(decoding: data[..<newline], as: UTF8.self))
+                            data.removeSubrange(...newline)
+                        }
+                        return found
                     }
-                    return found
-                }
-                for line in complete { continuation.yield(line) }
-            }
+                    for line in complete { continuation.yield(line) }
+                },
+                end: { continuation.finish() }
+            )
             self.lines = lines
             let (child, ended) = (child, ended)
             exited = Task { await child.exitStatus { ended.value.withLock { $0 = true } } }

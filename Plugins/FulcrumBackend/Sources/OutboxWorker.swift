@@ -241,14 +241,27 @@ extension FulcrumBackend {
             switch entry.kind {
             case .member:
                 guard var member = try await ledger.member(id: entry.resourceID, organizationID: entry.organizationID) else { return }
-                // What Fulcrum holds: not a member unless an earlier delivery made one.
-                if try await ledger.upstreamLink(id: member.id)?.upstreamID == nil { member.active = false }
+                // The ledger goes back to what Fulcrum holds: not a member unless an earlier delivery made one, and
+                // then with the email and names Fulcrum has, so the identity provider's next read shows the
+                // difference and it sends the change again.
+                let link = try await ledger.upstreamLink(id: member.id)
+                if link?.upstreamID == nil {
+                    member.active = false
+                } else if let delivered = link?.delivered {
+                    member = Self.rolledBack(member, to: delivered)
+                }
                 member.attributes[FulcrumBackend.extensionSchema] = error
                 member.version += 1
                 member.updatedAt = Timestamp.now
                 try await ledger.update(member)
             case .group:
                 guard var group = try await ledger.group(id: entry.resourceID, organizationID: entry.organizationID) else { return }
+                // A refused rename: the name Fulcrum holds. (Members stay as the identity provider set them.)
+                if let link = try await ledger.upstreamLink(id: group.id), link.upstreamID != nil,
+                    let name = link.delivered?[attribute: "name"]?.stringValue, !name.isEmpty
+                {
+                    group.name = name
+                }
                 group.attributes[FulcrumBackend.extensionSchema] = error
                 group.version += 1
                 group.updatedAt = Timestamp.now
@@ -292,6 +305,12 @@ extension FulcrumBackend {
             newLink.upstreamID = nil
             newLink.delivered = nil
         case (nil, false):
+            // Tried before: a POST may have landed just before the gateway stopped (then the user was deactivated
+            // or lost its email): what it made must not stay.
+            guard entry.attempts > 1, let email = member.email else { return }
+            try await upstreamCall(session) { directory in
+                if let made = try await directory.findMembership(email: email) { try await directory.deleteMembership(made.id) }
+            }
             return
         }
         let saved = newLink
@@ -305,6 +324,37 @@ extension FulcrumBackend {
                 )
             }
         }
+    }
+
+    /// `member` with the email and names Fulcrum holds (the last delivery's), in its fields and in the SCIM
+    /// attributes they come from (the `emails` entry that carried the email, `name`).
+    static func rolledBack(_ member: MemberRecord, to delivered: JSONValue) -> MemberRecord {
+        let held = memberRecord(member, delivered: delivered)
+        var member = member
+        if let email = held.email, !email.isEmpty, let current = member.email, email != current {
+            if let emails = member.attributes["emails"]?.arrayValue {
+                member.attributes["emails"] = .array(
+                    emails.map { entry in
+                        guard case .object(var object) = entry, object["value"]?.stringValue?.lowercased() == current.lowercased() else {
+                            return entry
+                        }
+                        object["value"] = .string(email)
+                        return .object(object)
+                    }
+                )
+            }
+            member.email = email
+        }
+        let first = held.firstName.flatMap { $0.isEmpty ? nil : $0 }
+        let last = held.lastName.flatMap { $0.isEmpty ? nil : $0 }
+        if first != member.firstName || last != member.lastName {
+            var name = member.attributes["name"]?.objectValue ?? [:]
+            name["givenName"] = first.map(JSONValue.string)
+            name["familyName"] = last.map(JSONValue.string)
+            member.attributes["name"] = name.isEmpty ? nil : .object(name)
+            (member.firstName, member.lastName) = (first, last)
+        }
+        return member
     }
 
     /// The member as Fulcrum holds it, from the last delivery, for the PUT's diff.

@@ -234,6 +234,79 @@ import Testing
 }
 
 extension QueuedDeliveryTests {
+    /// Fulcrum refuses an update after the fact (the new email is taken in Fulcrum meanwhile): the entry is parked
+    /// and the ledger goes back to what Fulcrum holds, so the identity provider's next read differs from what it sent
+    /// and it sends the change again; the reason is on the user.
+    @Test func aRefusedUpdateRollsTheLedgerBackToWhatFulcrumHolds() async throws {
+        try await withQueued { setup in
+            let id = try await setup.service.create(Self.user("ned"), in: .user, context: setup.context).id
+            _ = try await setup.drain()
+            setup.emulator.withModel { model in
+                _ = try? model.addMembership(
+                    organizationID: setup.org,
+                    email: "edward@contoso.test",
+                    firstName: nil,
+                    lastName: nil,
+                    roleID: nil,
+                    managed: false
+                )
+            }
+            _ = try await setup.service.patch(
+                id: id,
+                operations: Self.patch([
+                    ["op": "replace", "path": "emails[type eq \"work\"].value", "value": "edward@contoso.test"],
+                    ["op": "replace", "path": "name.givenName", "value": "Edward"],
+                ]),
+                in: .user,
+                ifMatch: nil,
+                context: setup.context
+            )
+            _ = try await setup.drain()
+            #expect(try await setup.backend.outbox(organizationID: setup.org, parkedOnly: true).map(\.resourceID) == [id])
+            let user = try await setup.service.get(id: id, in: .user, projection: .all, context: setup.context).body
+            #expect(user[attribute: "emails"]?[0]?[attribute: "value"]?.stringValue == "ned@contoso.test")
+            #expect(user[attribute: "name"]?[attribute: "givenName"]?.stringValue == "Ned")
+            #expect(user[attribute: "name"]?[attribute: "familyName"]?.stringValue == "Tester")
+            #expect(user[attribute: "active"] == true)
+            #expect(user[attribute: FulcrumBackend.extensionSchema]?[attribute: "provisioningError"]?.stringValue?.isEmpty == false)
+            // Fulcrum still holds the old values.
+            #expect(setup.emulator.withModel { $0.user(email: "ned@contoso.test")?.firstName } == "Ned")
+        }
+    }
+
+    /// The gateway stopped just after its POST landed, before it could record it; the user was deactivated
+    /// meanwhile. On the next attempt the membership the POST made is found and removed, not left behind.
+    @Test func aPostThatLandedBeforeACrashIsUndoneWhenTheUserWasDeactivated() async throws {
+        try await withQueued { setup in
+            let id = try await setup.service.create(Self.user("olga"), in: .user, context: setup.context).id
+            // What the crash left: the attempt recorded, the membership made in Fulcrum, no link in the ledger.
+            var entry = try #require(try await setup.pending().first)
+            entry.attempts = 1
+            let attempted = entry
+            try await setup.backend.ledger.write { try await $0.update(attempted) }
+            setup.emulator.withModel { model in
+                _ = try? model.addMembership(
+                    organizationID: setup.org,
+                    email: "olga@contoso.test",
+                    firstName: "Olga",
+                    lastName: "Tester",
+                    roleID: nil,
+                    managed: true
+                )
+            }
+            _ = try await setup.service.patch(
+                id: id,
+                operations: Self.patch([["op": "replace", "path": "active", "value": false]]),
+                in: .user,
+                ifMatch: nil,
+                context: setup.context
+            )
+            #expect(try await setup.drain() == ["GET /memberships": 1, "DELETE /memberships/{id}": 1])
+            #expect(try await setup.pending().isEmpty)
+            #expect(setup.emulator.withModel { $0.membership(email: "olga@contoso.test", organizationID: setup.org) } == nil)
+        }
+    }
+
     /// The backlog per organization: in `/readyz`'s detail, and as gauges that fall to 0 once it drains.
     @Test func theBacklogShowsInReadinessAndAsGauges() async throws {
         try await withQueued { setup in
