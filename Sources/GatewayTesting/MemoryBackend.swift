@@ -319,6 +319,8 @@ final class MemoryTransaction: DirectoryTransaction {
         }
     }
 
+    func outboxEntry(sequence: Int) async throws -> OutboxEntry? { with { $0.outbox[sequence] } }
+
     func update(_ entry: OutboxEntry) async throws {
         with { state in
             guard var stored = state.outbox[entry.sequence] else { return }

@@ -73,6 +73,7 @@ final class FulcrumDirectory: DirectoryTransaction {
     func outboxEntries(organizationID: String?, parked: Bool?) async throws -> [OutboxEntry] {
         try await ledger.outboxEntries(organizationID: organizationID, parked: parked)
     }
+    func outboxEntry(sequence: Int) async throws -> OutboxEntry? { try await ledger.outboxEntry(sequence: sequence) }
     func update(_ entry: OutboxEntry) async throws { try await ledger.update(entry) }
     func deleteOutboxEntry(sequence: Int) async throws { try await ledger.deleteOutboxEntry(sequence: sequence) }
     func touchMembers(_ ids: [String], at time: String) async throws { try await ledger.touchMembers(ids, at: time) }

@@ -181,10 +181,7 @@ extension FulcrumBackend {
         case .delivered:
             try await ledger.write { ledger in
                 // A change made during the delivery raised the revision: the entry stays for another round.
-                let current = try await ledger.outboxEntries(organizationID: entry.organizationID, parked: false).first {
-                    $0.sequence == entry.sequence
-                }
-                if let current, current.revision != entry.revision {
+                if let current = try await ledger.outboxEntry(sequence: entry.sequence), !current.parked, current.revision != entry.revision {
                     var again = current
                     again.attempts = 0
                     again.lastError = nil
@@ -536,7 +533,7 @@ extension FulcrumBackend {
     /// Removes an entry for good; returns whether it existed.
     public func dropOutbox(sequence: Int) async throws -> Bool {
         try await ledger.write { ledger in
-            guard try await ledger.outboxEntries(organizationID: nil, parked: nil).contains(where: { $0.sequence == sequence }) else { return false }
+            guard try await ledger.outboxEntry(sequence: sequence) != nil else { return false }
             try await ledger.deleteOutboxEntry(sequence: sequence)
             return true
         }

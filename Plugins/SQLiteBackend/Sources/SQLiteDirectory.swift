@@ -399,21 +399,27 @@ struct SQLiteDirectory: DirectoryTransaction {
             binds.append(.flag(parked))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try await query("SELECT * FROM outbox \(whereClause) ORDER BY sequence", binds).map { row in
-            OutboxEntry(
-                sequence: row.column("sequence")?.integer ?? 0,
-                organizationID: row.string("organization_id") ?? "",
-                kind: UpstreamLink.Kind(rawValue: row.string("kind") ?? "") ?? .member,
-                resourceID: row.string("resource_id") ?? "",
-                deletedUpstreamID: row.string("deleted_upstream_id"),
-                revision: row.column("revision")?.integer ?? 1,
-                createdAt: row.string("created_at") ?? "",
-                attempts: row.column("attempts")?.integer ?? 0,
-                notBefore: row.string("not_before"),
-                parked: row.bool("parked"),
-                lastError: row.string("last_error")
-            )
-        }
+        return try await query("SELECT * FROM outbox \(whereClause) ORDER BY sequence", binds).map(Self.outboxEntry(from:))
+    }
+
+    func outboxEntry(sequence: Int) async throws -> OutboxEntry? {
+        try await query("SELECT * FROM outbox WHERE sequence = ?", [.integer(sequence)]).first.map(Self.outboxEntry(from:))
+    }
+
+    static func outboxEntry(from row: SQLiteRow) -> OutboxEntry {
+        OutboxEntry(
+            sequence: row.column("sequence")?.integer ?? 0,
+            organizationID: row.string("organization_id") ?? "",
+            kind: UpstreamLink.Kind(rawValue: row.string("kind") ?? "") ?? .member,
+            resourceID: row.string("resource_id") ?? "",
+            deletedUpstreamID: row.string("deleted_upstream_id"),
+            revision: row.column("revision")?.integer ?? 1,
+            createdAt: row.string("created_at") ?? "",
+            attempts: row.column("attempts")?.integer ?? 0,
+            notBefore: row.string("not_before"),
+            parked: row.bool("parked"),
+            lastError: row.string("last_error")
+        )
     }
 
     func update(_ entry: OutboxEntry) async throws {

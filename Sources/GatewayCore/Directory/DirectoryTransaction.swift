@@ -78,6 +78,8 @@ public protocol DirectoryTransaction: Sendable {
     func enqueue(_ entry: OutboxEntry) async throws
     /// Pending and parked entries, oldest first; `organizationID` and `parked` narrow the list when given.
     func outboxEntries(organizationID: String?, parked: Bool?) async throws -> [OutboxEntry]
+    /// One entry by its queue position (a point lookup: the worker checks every delivered entry).
+    func outboxEntry(sequence: Int) async throws -> OutboxEntry?
     func update(_ entry: OutboxEntry) async throws
     func deleteOutboxEntry(sequence: Int) async throws
 
