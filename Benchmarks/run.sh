@@ -6,6 +6,7 @@
 #   Benchmarks/run.sh                 # full run: 3 runs of 10 s per scenario (about 40 minutes)
 #   Benchmarks/run.sh --smoke         # a few seconds per scenario, one run (CI)
 #   Benchmarks/run.sh --runs 5 --seconds 15 --skip-peer --skip-scale
+#   Benchmarks/run.sh --sync-only --runs 1   # only the initial syncs (embedded, fulcrum, queued)
 #
 # Prints a markdown report and writes it to Benchmarks/.results/<time>.md. Needs wrk (apt) and, for the peer, the
 # conformance venv of ../shared/tools/conformance (setup.sh installs scim2-server there).
@@ -13,7 +14,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-RUNS=3; SECONDS_PER=10; SMOKE=0; PEER=1; SCALE=1; SYNC=1
+RUNS=3; SECONDS_PER=10; SMOKE=0; PEER=1; SCALE=1; SYNC=1; SCENARIOS=1
 SYNC_USERS=10000; SYNC_GROUPS=100; SYNC_MEMBERS=100; SCALE_LARGE=1000000
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --skip-peer) PEER=0; shift ;;
     --skip-scale) SCALE=0; shift ;;
     --skip-sync) SYNC=0; shift ;;
+    --sync-only) SCENARIOS=0; PEER=0; SCALE=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -95,6 +97,7 @@ wrk_run() {  # NAME CONNECTIONS URL SCRIPT [ENV…]
 }
 
 # ---- throughput and latency ---------------------------------------------------------------------------------
+if [ "$SCENARIOS" = 1 ]; then
 echo "== gateway scenarios" >&2
 DIR="$WORK/gateway"; make_config "$DIR"
 start_gateway "$DIR"            # first start: bootstrap, certificate, token
@@ -116,6 +119,7 @@ for c in 1 64; do
 done
 GATEWAY_RSS="$(rss_kib "$GW_PID" VmHWM)"
 stop_gateway
+fi
 
 # ---- the peer -----------------------------------------------------------------------------------------------
 if [ "$PEER" = 1 ]; then
@@ -198,24 +202,25 @@ queued_stack() {  # DIR CALLS_PER_HOUR
       "$ROOT/Samples/gateway.fulcrum.yaml" > "$1/gateway.yaml"
   start_gateway "$1"
 }
+queued_sync() {  # DIR: Entra's initial sync against the gateway queued_stack started; prints the result on one line
+  local output
+  output="$("$BENCH" sync --port "$GW_PORT" --token acme-owner-token --certificate "$1/data/tls/dev-certificate.pem" \
+    --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
+    || { echo "benchmarks: the queued sync failed:" >&2; echo "$output" >&2; return 1; }
+  tr '\n' ' ' <<< "$output"
+}
 outbox_size() { "$BIN" outbox list --config "$1/gateway.yaml" | awk 'NR > 1 && $0 !~ /outbox is empty/' | wc -l; }
 if [ "$SYNC" = 1 ]; then
   echo "== initial sync, fulcrum backend, queued delivery" >&2
   DIR="$WORK/queued-real"; queued_stack "$DIR" 5000
-  output="$("$BENCH" sync --port "$GW_PORT" --token acme-owner-token --certificate "$DIR/data/tls/dev-certificate.pem" \
-    --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
-    || { echo "benchmarks: the queued sync failed:" >&2; echo "$output" >&2; exit 1; }
-  line="$(tr '\n' ' ' <<< "$output")"
+  line="$(queued_sync "$DIR")"
   waiting="$(outbox_size "$DIR")"; stats="$(curl -s "http://127.0.0.1:$EM_PORT/_emulator/stats")"
   stop_gateway; kill "$EM_PID" 2>/dev/null || true; wait "$EM_PID" 2>/dev/null || true
   QUEUED_LINES+="| 5,000/h | $line | $waiting records waiting | \`$stats\` |"$'\n'
   echo "  queued sync at 5,000/h: $line; outbox $waiting; Fulcrum calls so far: $stats" >&2
 
   DIR="$WORK/queued-raised"; queued_stack "$DIR" 100000000
-  output="$("$BENCH" sync --port "$GW_PORT" --token acme-owner-token --certificate "$DIR/data/tls/dev-certificate.pem" \
-    --users "$SYNC_USERS" --groups "$SYNC_GROUPS" --members "$SYNC_MEMBERS" --workers 8)" \
-    || { echo "benchmarks: the queued sync failed:" >&2; echo "$output" >&2; exit 1; }
-  line="$(tr '\n' ' ' <<< "$output")"
+  line="$(queued_sync "$DIR")"
   start_rss="$(rss_kib "$GW_PID" VmRSS)"; drain_start="$(date +%s%N)"; max_rss="$start_rss"
   while [ "$(outbox_size "$DIR")" -gt 0 ]; do
     rss="$(rss_kib "$GW_PID" VmRSS)"; [ "$rss" -gt "$max_rss" ] && max_rss="$rss"

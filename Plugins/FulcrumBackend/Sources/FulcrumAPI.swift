@@ -21,6 +21,39 @@ struct UpstreamMember: Sendable, Hashable {
     }
 }
 
+/// Fulcrum's members of one organization as last listed, kept in step with the changes Fulcrum accepted since, and
+/// indexed by membership id and by folded email: a sync looks one up (and notes one) per user, so neither may scan.
+struct UpstreamMembers: Sendable {
+    var fetched: ContinuousClock.Instant
+    private(set) var byID: [String: UpstreamMember] = [:]
+    private var idByEmail: [String: String] = [:]
+
+    init(fetched: ContinuousClock.Instant, members: [UpstreamMember]) {
+        self.fetched = fetched
+        for member in members { upsert(member) }
+    }
+
+    var all: [UpstreamMember] { Array(byID.values) }
+    var count: Int { byID.count }
+
+    func member(id: String) -> UpstreamMember? { byID[id] }
+
+    /// By ``DirectoryKey/fold(_:)`` of the email.
+    func member(emailKey: String) -> UpstreamMember? { idByEmail[emailKey].flatMap { byID[$0] } }
+
+    mutating func upsert(_ member: UpstreamMember) {
+        remove(id: member.id)
+        byID[member.id] = member
+        idByEmail[DirectoryKey.fold(member.email)] = member.id
+    }
+
+    mutating func remove(id: String) {
+        guard let old = byID.removeValue(forKey: id) else { return }
+        let key = DirectoryKey.fold(old.email)
+        if idByEmail[key] == id { idByEmail[key] = nil }
+    }
+}
+
 /// An organization's roles: Fulcrum's per-organization ids for the gateway's three roles.
 struct RoleTable: Sendable, Hashable {
     var owner: String?

@@ -135,7 +135,7 @@ public struct FulcrumBackend: BackendAdapter {
         let sessions = Mutex<[String: (expires: ContinuousClock.Instant, session: Session)]>([:])
         /// Resolutions under way, so concurrent requests with an expired token make one `users.json` call, not one each.
         let resolving = Mutex<[String: Task<Session, any Error>]>([:])
-        let memberLists = Mutex<[String: (fetched: ContinuousClock.Instant, members: [UpstreamMember])]>([:])
+        let memberLists = Mutex<[String: UpstreamMembers]>([:])
         /// The organizations the backlog gauges last showed, so one that emptied is set to 0.
         let reportedBacklog = Mutex<Set<String>>([])
         let backlogReported = Mutex<ContinuousClock.Instant?>(nil)
@@ -324,7 +324,7 @@ public struct FulcrumBackend: BackendAdapter {
         }
         let roles = RoleTable(try await client.list("/roles.json", key: "roles", token: secret, budgetKey: digest))
         let members = try await memberList(organizationID: organizationID, secret: secret, digest: digest, fresh: false)
-        let owner = members.first { $0.userID == userID }
+        let owner = members.byID.values.first { $0.userID == userID }
         let name = organization["name"] as? String ?? organizationID
         let entitled = configuration.entitlements.includes(organizationID)
         let features = PlanFeatures(plan: entitled ? .enterprise : .professional, sso: entitled, developerPack: true)
@@ -349,27 +349,24 @@ public struct FulcrumBackend: BackendAdapter {
     }
 
     /// Fulcrum's members of the organization, reused for ``Configuration/memberListCacheSeconds`` unless `fresh`.
-    func memberList(organizationID: String, secret: String, digest: String, fresh: Bool) async throws -> [UpstreamMember] {
+    func memberList(organizationID: String, secret: String, digest: String, fresh: Bool) async throws -> UpstreamMembers {
         if !fresh, let cached = state.memberLists.withLock({ $0[organizationID] }),
             cached.fetched + .seconds(configuration.memberListCacheSeconds) > .now
         {
-            return cached.members
+            return cached
         }
-        let members = try await client.list("/memberships.json", key: "memberships", token: secret, budgetKey: digest).compactMap(UpstreamMember.init)
-        state.memberLists.withLock { $0[organizationID] = (.now, members) }
+        let listed = try await client.list("/memberships.json", key: "memberships", token: secret, budgetKey: digest).compactMap(UpstreamMember.init)
+        let members = UpstreamMembers(fetched: .now, members: listed)
+        state.memberLists.withLock { $0[organizationID] = members }
         return members
     }
 
     /// Keeps the cached member list in step with a change Fulcrum accepted, so the next create needs no list call.
+    /// In place: the cache is not copied.
     func noteMembership(_ organizationID: String, upsert member: UpstreamMember? = nil, remove id: String? = nil) {
         state.memberLists.withLock { lists in
-            guard var entry = lists[organizationID] else { return }
-            if let id { entry.members.removeAll { $0.id == id } }
-            if let member {
-                entry.members.removeAll { $0.id == member.id }
-                entry.members.append(member)
-            }
-            lists[organizationID] = entry
+            if let id { lists[organizationID]?.remove(id: id) }
+            if let member { lists[organizationID]?.upsert(member) }
         }
     }
 }

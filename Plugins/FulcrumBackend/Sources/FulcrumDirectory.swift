@@ -114,7 +114,7 @@ final class FulcrumDirectory: DirectoryTransaction {
 
     func unmanagedMember(emailKey: String, fresh: Bool) async throws -> MemberRecord? {
         let members = try await backend.memberList(organizationID: organizationID, secret: session.secret, digest: session.digest, fresh: fresh)
-        guard let found = members.first(where: { DirectoryKey.fold($0.email) == emailKey }) else { return nil }
+        guard let found = members.member(emailKey: emailKey) else { return nil }
         // A member the ledger links (a deactivated one's old membership, say) is not unmanaged.
         let linked = try await ledger.upstreamLinks(organizationID: organizationID).contains { $0.upstreamID == found.id }
         if linked { return nil }
@@ -193,7 +193,7 @@ final class FulcrumDirectory: DirectoryTransaction {
     func findMembership(email: String) async throws -> UpstreamMember? {
         let key = DirectoryKey.fold(email)
         return try await backend.memberList(organizationID: organizationID, secret: session.secret, digest: session.digest, fresh: true)
-            .first { DirectoryKey.fold($0.email) == key }
+            .member(emailKey: key)
     }
 
     func update(_ member: MemberRecord) async throws {
@@ -239,7 +239,7 @@ final class FulcrumDirectory: DirectoryTransaction {
             throw SCIMError.notFound(.user, id: member.id)
         }
         let upstream = try await backend.memberList(organizationID: organizationID, secret: session.secret, digest: session.digest, fresh: false)
-            .first { $0.id == member.id }
+            .member(id: member.id)
         var link = UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: member.id, userID: upstream?.userID)
         if queued {
             link.delivered = Self.delivered(original, roleID: upstream?.roleID)

@@ -44,7 +44,7 @@ extension FulcrumBackend {
         }
         guard let session = session(for: principal) else { throw SCIMError.unauthorized("the token could not be resolved") }
         let upstreamMembers = try await memberList(organizationID: organizationID, secret: token, digest: session.digest, fresh: true)
-        let membersByID = Dictionary(upstreamMembers.map { ($0.id, $0) }) { first, _ in first }
+        let membersByID = upstreamMembers.byID
         let groups = try await client.list("/groups.json?associations=true", key: "groups", token: token, budgetKey: session.digest)
         let groupsByID = Dictionary(groups.compactMap { group in (group["id"] as? String).map { ($0, group) } }) { first, _ in first }
         progress("Fulcrum: \(upstreamMembers.count) members, \(groups.count) groups")

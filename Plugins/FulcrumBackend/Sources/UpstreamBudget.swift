@@ -17,20 +17,25 @@ final class UpstreamBudget: Sendable {
     /// Counts one call for `key`, or returns the whole seconds until one is allowed.
     func spend(_ key: String, write: Bool, now: ContinuousClock.Instant = .now) -> Int? {
         let limit = write ? callsPerHour - reserve : callsPerHour
-        return calls.withLock { calls in
-            let hourAgo = now - .seconds(3600)
-            var log = calls[key, default: []]
-            if let kept = log.firstIndex(where: { $0 > hourAgo }) { log.removeFirst(kept) } else { log.removeAll() }
-            defer { calls[key] = log }
-            guard log.count >= limit else {
-                log.append(now)
-                return nil
-            }
-            // The call that frees the slot leaves the window an hour after it was made.
-            let freeing = log[log.count - limit]
-            let wait = freeing - hourAgo
-            return max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
+        return calls.withLock { calls in Self.spend(in: &calls[key, default: []], limit: limit, now: now) }
+    }
+
+    /// On the log in place: a copy per call would make a sync's calls quadratic in the calls of the hour.
+    private static func spend(in log: inout [ContinuousClock.Instant], limit: Int, now: ContinuousClock.Instant) -> Int? {
+        let hourAgo = now - .seconds(3600)
+        if let kept = log.firstIndex(where: { $0 > hourAgo }) {
+            if kept > 0 { log.removeFirst(kept) }
+        } else {
+            log.removeAll(keepingCapacity: true)
         }
+        guard log.count >= limit else {
+            log.append(now)
+            return nil
+        }
+        // The call that frees the slot leaves the window an hour after it was made.
+        let freeing = log[log.count - limit]
+        let wait = freeing - hourAgo
+        return max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
     }
 
     /// Calls left in the current hour for `key` (writes' share).
