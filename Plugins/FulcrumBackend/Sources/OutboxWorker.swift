@@ -369,15 +369,15 @@ extension FulcrumBackend {
     // MARK: Groups
 
     func deliverGroup(_ entry: OutboxEntry, session: Session) async throws {
-        let (group, link, memberIDs, links) = try await ledger.read { ledger in
+        // The group's members' memberships, by point lookups: a group delivery must not read the organization.
+        let (group, link, wantedLinks) = try await ledger.read { ledger in
             let group = try await ledger.group(id: entry.resourceID, organizationID: entry.organizationID)
             let link = try await ledger.upstreamLink(id: entry.resourceID)
-            let members = try await ledger.memberIDs(ofGroups: [entry.resourceID])[entry.resourceID] ?? []
-            var links: [String: String] = [:]
-            for link in try await ledger.upstreamLinks(organizationID: entry.organizationID) where link.kind == .member {
-                if let upstream = link.upstreamID { links[link.id] = upstream }
+            var wanted: [String: String] = [:]  // membership id -> record id
+            for id in try await ledger.memberIDs(ofGroups: [entry.resourceID])[entry.resourceID] ?? [] {
+                if let upstream = try await ledger.upstreamLink(id: id)?.upstreamID { wanted[upstream] = id }
             }
-            return (group, link, members, links)
+            return (group, link, wanted)
         }
         guard let group else {
             if let upstream = entry.deletedUpstreamID {
@@ -413,19 +413,40 @@ extension FulcrumBackend {
         if deliveredName != group.name {
             try await upstreamCall(session) { _ = try await $0.send(.PUT, "/groups/\(upstream).json", body: ["group": ["name": group.name]]) }
         }
-        let wanted = Set(memberIDs.compactMap { links[$0] })
-        // Memberships deleted since (deactivated members) left Fulcrum's group with them.
-        actual.formIntersection(Set(links.values))
+        let wanted = Set(wantedLinks.keys)
         let add = wanted.subtracting(actual).sorted()
-        var remove = actual.subtracting(wanted).sorted()
+        // Memberships deleted since (deactivated members) left Fulcrum's group with them: only those still linked.
+        let records = newLink.delivered?[attribute: "records"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        var remove = try await stillLinked(actual.subtracting(wanted), records: records, organizationID: group.organizationID).sorted()
         if created, configuration.removeGroupCreator, let owner = session.ownerMembershipID, !wanted.contains(owner) { remove.append(owner) }
         if !add.isEmpty || !remove.isEmpty {
             let (adding, removing) = (add, remove)
             try await upstreamCall(session) { try await $0.changeGroup(upstream, adding: adding, removing: removing) }
         }
-        newLink.delivered = ["name": .string(group.name), "members": .array(wanted.sorted().map(JSONValue.string))]
+        newLink.delivered = [
+            "name": .string(group.name), "members": .array(wanted.sorted().map(JSONValue.string)),
+            "records": .object(wantedLinks.mapValues(JSONValue.string)),
+        ]
         let saved = newLink
         try await ledger.write { try await $0.save(saved) }
+    }
+
+    /// The memberships among `candidates` that a member record still links (`records`: membership id -> record id,
+    /// from the last delivery); a membership the last delivery did not record (a group delivered before records were
+    /// kept, or one read back from Fulcrum) is checked against every link of the organization.
+    func stillLinked(_ candidates: Set<String>, records: [String: String], organizationID: String) async throws -> Set<String> {
+        guard !candidates.isEmpty else { return [] }
+        return try await ledger.read { ledger in
+            guard candidates.allSatisfy({ records[$0] != nil }) else {
+                let linked = try await ledger.upstreamLinks(organizationID: organizationID).filter { $0.kind == .member }.compactMap(\.upstreamID)
+                return candidates.intersection(linked)
+            }
+            var still: Set<String> = []
+            for candidate in candidates {
+                if let record = records[candidate], try await ledger.upstreamLink(id: record)?.upstreamID == candidate { still.insert(candidate) }
+            }
+            return still
+        }
     }
 
     /// Runs Fulcrum calls with the session, outside any write transaction.
