@@ -32,13 +32,19 @@ final class FulcrumDirectory: DirectoryTransaction {
         )
     }
 
-    /// A record deleted in queued mode: Fulcrum's object is deleted later, or, never delivered, nothing is sent.
+    /// A record deleted in queued mode: Fulcrum's object is deleted later, or, never delivered, nothing is sent. An
+    /// entry the worker has started on stays (its revision raised): the call under way may make the object, and
+    /// the worker then deletes it by the link it records.
     func markDeleted(_ kind: UpstreamLink.Kind, _ id: String) async throws {
         if let upstream = try await ledger.upstreamLink(id: id)?.upstreamID {
             try await mark(kind, id, deleted: upstream)
         } else {
             for entry in try await ledger.outboxEntries(organizationID: organizationID, parked: false) where entry.resourceID == id {
-                try await ledger.deleteOutboxEntry(sequence: entry.sequence)
+                if entry.attempts > 0 {
+                    try await mark(kind, id)
+                } else {
+                    try await ledger.deleteOutboxEntry(sequence: entry.sequence)
+                }
             }
         }
     }

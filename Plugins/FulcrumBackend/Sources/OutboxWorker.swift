@@ -274,9 +274,11 @@ extension FulcrumBackend {
             (try await ledger.member(id: entry.resourceID, organizationID: entry.organizationID), try await ledger.upstreamLink(id: entry.resourceID))
         }
         guard let member else {
-            if let upstream = entry.deletedUpstreamID {
+            // Deleted: what was delivered, or what a call under way at the deletion made (its link).
+            if let upstream = entry.deletedUpstreamID ?? link?.upstreamID {
                 try await upstreamCall(session) { try await $0.deleteMembership(upstream) }
             }
+            if link != nil { try await ledger.write { try await $0.deleteUpstreamLink(id: entry.resourceID) } }
             return
         }
         var newLink = link ?? UpstreamLink(id: member.id, organizationID: member.organizationID, kind: .member, upstreamID: nil)
@@ -380,13 +382,15 @@ extension FulcrumBackend {
             return (group, link, wanted)
         }
         guard let group else {
-            if let upstream = entry.deletedUpstreamID {
+            // Deleted: what was delivered, or what a call under way at the deletion made (its link).
+            if let upstream = entry.deletedUpstreamID ?? link?.upstreamID {
                 try await upstreamCall(session) { directory in
                     do {
                         _ = try await directory.send(.DELETE, "/groups/\(upstream).json")
                     } catch FulcrumClient.UpstreamRefusal.notFound {}
                 }
             }
+            if link != nil { try await ledger.write { try await $0.deleteUpstreamLink(id: entry.resourceID) } }
             return
         }
         var newLink = link ?? UpstreamLink(id: group.id, organizationID: group.organizationID, kind: .group, upstreamID: nil)

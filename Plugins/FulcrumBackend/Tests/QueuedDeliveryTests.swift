@@ -307,6 +307,40 @@ extension QueuedDeliveryTests {
         }
     }
 
+    /// A user deleted while its first POST is under way: the entry stays, the POST's membership (recorded by the
+    /// delivery as it ends) is deleted on the next round, not left in Fulcrum.
+    @Test func aUserDeletedWhileItsPostIsUnderWayIsRemovedFromFulcrum() async throws {
+        try await withQueued { setup in
+            let id = try await setup.service.create(Self.user("pia"), in: .user, context: setup.context).id
+            // The worker has started: the attempt is recorded, the POST is in flight.
+            var entry = try #require(try await setup.pending().first)
+            entry.attempts = 1
+            let started = entry
+            try await setup.backend.ledger.write { try await $0.update(started) }
+            try await setup.service.delete(id: id, in: .user, ifMatch: nil, context: setup.context)
+            #expect(try await setup.pending().map(\.resourceID) == [id])
+            // The POST lands and the delivery records it, after the deletion.
+            let made = try #require(
+                setup.emulator.withModel { model in
+                    try? model.addMembership(
+                        organizationID: setup.org,
+                        email: "pia@contoso.test",
+                        firstName: "Pia",
+                        lastName: "Tester",
+                        roleID: nil,
+                        managed: true
+                    )
+                }
+            )
+            let link = UpstreamLink(id: id, organizationID: setup.org, kind: .member, upstreamID: made.id, userID: made.userID)
+            try await setup.backend.ledger.write { try await $0.save(link) }
+            #expect(try await setup.drain() == ["DELETE /memberships/{id}": 1])
+            #expect(try await setup.pending().isEmpty)
+            #expect(setup.emulator.withModel { $0.membership(email: "pia@contoso.test", organizationID: setup.org) } == nil)
+            #expect(try await setup.backend.ledger.read { try await $0.upstreamLink(id: id) } == nil)
+        }
+    }
+
     /// The backlog per organization: in `/readyz`'s detail, and as gauges that fall to 0 once it drains.
     @Test func theBacklogShowsInReadinessAndAsGauges() async throws {
         try await withQueued { setup in
