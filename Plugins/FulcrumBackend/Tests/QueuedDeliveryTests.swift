@@ -33,6 +33,34 @@ import Testing
         func drain() async throws -> [String: Int] { try await calls { try await backend.drain() } }
 
         func pending() async throws -> [OutboxEntry] { try await backend.outbox(organizationID: org, parkedOnly: false) }
+
+        /// What the worker leaves when it has begun the first pending entry: the attempt recorded before the call.
+        func recordAttempt() async throws {
+            var entry = try #require(try await pending().first)
+            entry.attempts = 1
+            let attempted = entry
+            try await backend.ledger.write { try await $0.update(attempted) }
+        }
+
+        /// A member made in Fulcrum directly (by an administrator, or by a POST the gateway did not record).
+        @discardableResult
+        func addMemberInFulcrum(
+            _ email: String,
+            firstName: String? = nil,
+            lastName: String? = nil,
+            managed: Bool = false
+        ) -> EmulatorModel.Membership? {
+            emulator.withModel { model in
+                try? model.addMembership(
+                    organizationID: org,
+                    email: email,
+                    firstName: firstName,
+                    lastName: lastName,
+                    roleID: nil,
+                    managed: managed
+                )
+            }
+        }
     }
 
     func withQueued(_ body: @escaping @Sendable (Setup) async throws -> Void) async throws {
@@ -210,16 +238,7 @@ import Testing
         try await withQueued { setup in
             let id = try await setup.service.create(Self.user("gil"), in: .user, context: setup.context).id
             // Meanwhile an administrator adds gil in Fulcrum itself.
-            setup.emulator.withModel { model in
-                _ = try? model.addMembership(
-                    organizationID: setup.org,
-                    email: "gil@contoso.test",
-                    firstName: nil,
-                    lastName: nil,
-                    roleID: nil,
-                    managed: false
-                )
-            }
+            setup.addMemberInFulcrum("gil@contoso.test")
             _ = try await setup.drain()
             let parked = try await setup.backend.outbox(organizationID: setup.org, parkedOnly: true)
             #expect(parked.map(\.resourceID) == [id])
@@ -241,16 +260,7 @@ extension QueuedDeliveryTests {
         try await withQueued { setup in
             let id = try await setup.service.create(Self.user("ned"), in: .user, context: setup.context).id
             _ = try await setup.drain()
-            setup.emulator.withModel { model in
-                _ = try? model.addMembership(
-                    organizationID: setup.org,
-                    email: "edward@contoso.test",
-                    firstName: nil,
-                    lastName: nil,
-                    roleID: nil,
-                    managed: false
-                )
-            }
+            setup.addMemberInFulcrum("edward@contoso.test")
             _ = try await setup.service.patch(
                 id: id,
                 operations: Self.patch([
@@ -280,20 +290,8 @@ extension QueuedDeliveryTests {
         try await withQueued { setup in
             let id = try await setup.service.create(Self.user("olga"), in: .user, context: setup.context).id
             // What the crash left: the attempt recorded, the membership made in Fulcrum, no link in the ledger.
-            var entry = try #require(try await setup.pending().first)
-            entry.attempts = 1
-            let attempted = entry
-            try await setup.backend.ledger.write { try await $0.update(attempted) }
-            setup.emulator.withModel { model in
-                _ = try? model.addMembership(
-                    organizationID: setup.org,
-                    email: "olga@contoso.test",
-                    firstName: "Olga",
-                    lastName: "Tester",
-                    roleID: nil,
-                    managed: true
-                )
-            }
+            try await setup.recordAttempt()
+            setup.addMemberInFulcrum("olga@contoso.test", firstName: "Olga", lastName: "Tester", managed: true)
             _ = try await setup.service.patch(
                 id: id,
                 operations: Self.patch([["op": "replace", "path": "active", "value": false]]),
@@ -313,25 +311,11 @@ extension QueuedDeliveryTests {
         try await withQueued { setup in
             let id = try await setup.service.create(Self.user("pia"), in: .user, context: setup.context).id
             // The worker has started: the attempt is recorded, the POST is in flight.
-            var entry = try #require(try await setup.pending().first)
-            entry.attempts = 1
-            let started = entry
-            try await setup.backend.ledger.write { try await $0.update(started) }
+            try await setup.recordAttempt()
             try await setup.service.delete(id: id, in: .user, ifMatch: nil, context: setup.context)
             #expect(try await setup.pending().map(\.resourceID) == [id])
             // The POST lands and the delivery records it, after the deletion.
-            let made = try #require(
-                setup.emulator.withModel { model in
-                    try? model.addMembership(
-                        organizationID: setup.org,
-                        email: "pia@contoso.test",
-                        firstName: "Pia",
-                        lastName: "Tester",
-                        roleID: nil,
-                        managed: true
-                    )
-                }
-            )
+            let made = try #require(setup.addMemberInFulcrum("pia@contoso.test", firstName: "Pia", lastName: "Tester", managed: true))
             let link = UpstreamLink(id: id, organizationID: setup.org, kind: .member, upstreamID: made.id, userID: made.userID)
             try await setup.backend.ledger.write { try await $0.save(link) }
             #expect(try await setup.drain() == ["DELETE /memberships/{id}": 1])
